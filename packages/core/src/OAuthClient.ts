@@ -1,0 +1,429 @@
+/**
+ * The authorization code flow as typed effects: `authorize` builds the URL to send the user to,
+ * `callback` checks what comes back, `exchange` trades the code for tokens, `refresh` uses a refresh
+ * token once, `revoke` ends a grant.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Encoding from "effect/Encoding"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Http from "./internal/http.js"
+import { OAuthConfig } from "./OAuthConfig.js"
+import * as OAuthConfigModule from "./OAuthConfig.js"
+import type { ErrorResponse } from "./OAuthError.js"
+import {
+  AuthorizationDenied,
+  HttpError,
+  InvalidCallback,
+  type InvalidTokenResponse,
+  IssuerMismatch,
+  ReauthorizationRequired,
+  RefreshOutcomeUnknown,
+  StateMismatch
+} from "./OAuthError.js"
+import { PendingAuthorization } from "./PendingAuthorization.js"
+import * as Pkce from "./Pkce.js"
+import { SecureRandom } from "./SecureRandom.js"
+import * as TokenResponse from "./TokenResponse.js"
+import * as TokenSet from "./TokenSet.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface AuthorizeOptions {
+  /** Overrides the configured scopes for this request. */
+  readonly scopes?: ReadonlyArray<string> | undefined
+  /** Overrides the configured redirect URI; the same value is sent to the token endpoint (SPEC S4). */
+  readonly redirectUri?: string | undefined
+  /** Extra parameters (`prompt`, `login_hint`…). They cannot replace the protocol's own parameters. */
+  readonly params?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * The URL to send the user to, and the pending authorization to keep until the callback.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AuthorizationRequest {
+  readonly url: URL
+  readonly pending: PendingAuthorization
+}
+
+/**
+ * A callback as the application receives it: the full URL, its query string, or already parsed
+ * parameters.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CallbackInput =
+  | URL
+  | string
+  | URLSearchParams
+  | Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CallbackError = AuthorizationDenied | StateMismatch | IssuerMismatch | InvalidCallback
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ExchangeError = ErrorResponse | InvalidTokenResponse | HttpError
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type RefreshError =
+  | ErrorResponse
+  | InvalidTokenResponse
+  | HttpError
+  | ReauthorizationRequired
+  | RefreshOutcomeUnknown
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly config: OAuthConfigModule.Resolved
+  /** A fresh state and PKCE verifier, and the URL that carries them (SPEC S1, S3, S4, S5). */
+  readonly authorize: (options?: AuthorizeOptions) => Effect.Effect<AuthorizationRequest>
+  /** Checks a callback against its pending authorization; returns the code (SPEC S2, S6–S9). */
+  readonly callback: (
+    input: CallbackInput,
+    pending: PendingAuthorization
+  ) => Effect.Effect<Redacted.Redacted<string>, CallbackError>
+  /** Sends the code to the token endpoint, once (SPEC S10–S16). */
+  readonly exchange: (
+    code: Redacted.Redacted<string>,
+    pending: PendingAuthorization
+  ) => Effect.Effect<TokenSet.TokenSet, ExchangeError>
+  /** `callback` then `exchange`. */
+  readonly complete: (
+    input: CallbackInput,
+    pending: PendingAuthorization
+  ) => Effect.Effect<TokenSet.TokenSet, CallbackError | ExchangeError>
+  /**
+   * Uses a refresh token once. A rotated refresh token in the answer replaces the old one; an answer
+   * without one keeps it (SPEC S17). A refresh token past its lifetime fails without a request (S24);
+   * `invalid_grant` becomes `ReauthorizationRequired`; a lost answer is `RefreshOutcomeUnknown` (S22).
+   */
+  readonly refresh: (
+    tokens: TokenSet.TokenSet | Redacted.Redacted<string>,
+    options?: { readonly scopes?: ReadonlyArray<string> | undefined }
+  ) => Effect.Effect<TokenSet.TokenSet, RefreshError>
+  /**
+   * Revokes a token at the revocation endpoint (RFC 7009): `"revoked"` on HTTP 200, `"unsupported"`
+   * when no endpoint is configured. A 503 or a lost answer is retried a few times (SPEC S30).
+   */
+  readonly revoke: (
+    token: Redacted.Redacted<string>,
+    hint?: "refresh_token" | "access_token"
+  ) => Effect.Effect<"revoked" | "unsupported", ErrorResponse | HttpError>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class OAuthClient extends Context.Tag("@effect-oauth/core/OAuthClient")<OAuthClient, Service>() {}
+
+const protocolParams = new Set([
+  "response_type",
+  "client_id",
+  "redirect_uri",
+  "scope",
+  "state",
+  "code_challenge",
+  "code_challenge_method"
+])
+
+const callbackParams = ["code", "state", "iss", "error", "error_description", "error_uri"] as const
+
+/** The largest callback accepted, so that a hostile callback cannot exhaust memory (SPEC S28). */
+const maxCallbackLength = 64 * 1024
+
+type CallbackParams = Partial<Record<(typeof callbackParams)[number], string>>
+
+const readCallback = (input: CallbackInput): Effect.Effect<CallbackParams, InvalidCallback> =>
+  Effect.suspend(() => {
+    let search: URLSearchParams
+    if (input instanceof URLSearchParams) {
+      search = input
+    } else if (input instanceof URL) {
+      search = input.searchParams
+    } else if (typeof input === "string") {
+      if (input.length > maxCallbackLength) {
+        return new InvalidCallback({ reason: `it is longer than ${maxCallbackLength} characters` })
+      }
+      if (URL.canParse(input)) {
+        search = new URL(input).searchParams
+      } else if (input.startsWith("?") || input.includes("=")) {
+        search = new URLSearchParams(input)
+      } else {
+        return new InvalidCallback({ reason: "it is neither a URL nor a query string" })
+      }
+    } else {
+      search = new URLSearchParams()
+      for (const name of callbackParams) {
+        if (!Object.hasOwn(input, name)) continue
+        const value = input[name]
+        if (value === undefined) continue
+        for (const item of typeof value === "string" ? [value] : value) {
+          if (typeof item !== "string") return new InvalidCallback({ reason: `parameter ${name} is not a string` })
+          search.append(name, item)
+        }
+      }
+    }
+    const params: CallbackParams = {}
+    let length = 0
+    for (const name of callbackParams) {
+      const values = search.getAll(name)
+      if (values.length > 1) return new InvalidCallback({ reason: `parameter ${name} is repeated` })
+      if (values[0] !== undefined) {
+        length += values[0].length
+        params[name] = values[0]
+      }
+    }
+    if (length > maxCallbackLength) {
+      return new InvalidCallback({ reason: `it is longer than ${maxCallbackLength} characters` })
+    }
+    return Effect.succeed(params)
+  })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpClient> = Effect.gen(function*() {
+  const config = yield* OAuthConfig
+  const client = yield* HttpClient.HttpClient
+  const random = yield* SecureRandom
+  // States that have been used, until their pending authorization expires (SPEC S2, S9).
+  const consumed = yield* Ref.make(new Map<string, number>())
+
+  const authorize = Effect.fn("OAuthClient.authorize")(function*(options?: AuthorizeOptions) {
+    const now = yield* DateTime.now
+    const state = Redacted.make(Encoding.encodeBase64Url(yield* random.bytes(32)))
+    const verifier = config.pkce
+      ? Option.some(yield* Effect.provideService(Pkce.makeVerifier, SecureRandom, random))
+      : Option.none()
+    const scopes = options?.scopes ?? config.scopes
+    const redirectUri = options?.redirectUri ?? config.redirectUri
+    const url = new URL(config.authorizationEndpoint)
+    for (const [name, value] of Object.entries({ ...config.authorizationParams, ...options?.params })) {
+      if (!protocolParams.has(name)) url.searchParams.set(name, value)
+    }
+    url.searchParams.set("response_type", "code")
+    url.searchParams.set("client_id", config.clientId)
+    url.searchParams.set("redirect_uri", redirectUri)
+    if (scopes.length > 0) url.searchParams.set("scope", scopes.join(" "))
+    else url.searchParams.delete("scope")
+    url.searchParams.set("state", Redacted.value(state))
+    if (Option.isSome(verifier)) {
+      url.searchParams.set("code_challenge", yield* Pkce.challenge(verifier.value))
+      url.searchParams.set("code_challenge_method", "S256")
+    } else {
+      url.searchParams.delete("code_challenge")
+      url.searchParams.delete("code_challenge_method")
+    }
+    const pending = new PendingAuthorization({
+      state,
+      codeVerifier: verifier,
+      redirectUri,
+      issuer: config.issuer,
+      scopes,
+      createdAt: now,
+      expiresAt: DateTime.addDuration(now, config.authorizationLifetime)
+    })
+    return { url, pending }
+  })
+
+  const consume = (state: string, pending: PendingAuthorization, now: number) =>
+    Ref.modify(consumed, (map) => {
+      for (const [key, until] of map) {
+        if (until <= now) map.delete(key)
+      }
+      if (map.has(state)) return [false, map] as const
+      map.set(state, DateTime.toEpochMillis(pending.expiresAt))
+      return [true, map] as const
+    })
+
+  const callback = Effect.fn("OAuthClient.callback")(
+    function*(input: CallbackInput, pending: PendingAuthorization) {
+      const params = yield* readCallback(input)
+      if (params.state === undefined) return yield* new StateMismatch({ reason: "missing" })
+      if (!Http.constantTimeEqual(params.state, Redacted.value(pending.state))) {
+        return yield* new StateMismatch({ reason: "mismatch" })
+      }
+      const now = yield* DateTime.now
+      if (pending.isExpired(now)) return yield* new StateMismatch({ reason: "expired" })
+      if (!(yield* consume(params.state, pending, DateTime.toEpochMillis(now)))) {
+        return yield* new StateMismatch({ reason: "reused" })
+      }
+      if (Option.isSome(pending.issuer)) {
+        if (params.iss !== undefined ? params.iss !== pending.issuer.value : config.requireIssuerParameter) {
+          return yield* new IssuerMismatch({
+            expected: pending.issuer.value,
+            ...Http.optionalFields({ received: Http.boundedText(params.iss) })
+          })
+        }
+      }
+      if (params.error !== undefined) {
+        return yield* new AuthorizationDenied({
+          error: Http.boundedText(params.error) ?? "",
+          ...Http.optionalFields({
+            description: Http.boundedText(params.error_description),
+            uri: Http.boundedText(params.error_uri)
+          })
+        })
+      }
+      if (params.code === undefined || params.code.length === 0) {
+        return yield* new InvalidCallback({ reason: "it carries neither a code nor an error" })
+      }
+      return Redacted.make(params.code)
+    }
+  )
+
+  const tokenRequest = (params: Record<string, string>) =>
+    Http.sendOnce(client, config, "token", Http.formPost(config, config.tokenEndpoint, params)).pipe(
+      Effect.flatMap((response) => Http.readJsonObject(response, "token")),
+      Effect.flatMap(TokenResponse.decode)
+    )
+
+  const exchange = Effect.fn("OAuthClient.exchange")(
+    function*(code: Redacted.Redacted<string>, pending: PendingAuthorization) {
+      const sentAt = yield* DateTime.now
+      const response = yield* tokenRequest({
+        grant_type: "authorization_code",
+        code: Redacted.value(code),
+        redirect_uri: pending.redirectUri,
+        ...Option.match(pending.codeVerifier, {
+          onNone: () => ({}),
+          onSome: (verifier) => ({ code_verifier: Redacted.value(verifier) })
+        })
+      })
+      return TokenSet.fromResponse(response, {
+        sentAt,
+        requestedScopes: pending.scopes,
+        defaultLifetime: config.defaultAccessTokenLifetime,
+        refreshTokenLifetime: config.refreshTokenLifetime
+      })
+    }
+  )
+
+  const complete = (input: CallbackInput, pending: PendingAuthorization) =>
+    Effect.flatMap(callback(input, pending), (code) => exchange(code, pending))
+
+  const refresh = Effect.fn("OAuthClient.refresh")(
+    function*(
+      tokens: TokenSet.TokenSet | Redacted.Redacted<string>,
+      options?: { readonly scopes?: ReadonlyArray<string> | undefined }
+    ) {
+      const sentAt = yield* DateTime.now
+      const previous = tokens instanceof TokenSet.TokenSet ? tokens : undefined
+      const refreshToken = previous === undefined
+        ? Option.some(tokens as Redacted.Redacted<string>)
+        : previous.refreshToken
+      if (Option.isNone(refreshToken)) return yield* new ReauthorizationRequired({ reason: "no-refresh-token" })
+      if (previous !== undefined && previous.refreshExpired(sentAt)) {
+        return yield* new ReauthorizationRequired({ reason: "refresh-token-expired" })
+      }
+      const scopes = options?.scopes
+      const response = yield* tokenRequest({
+        grant_type: "refresh_token",
+        refresh_token: Redacted.value(refreshToken.value),
+        ...(scopes === undefined ? {} : { scope: scopes.join(" ") })
+      }).pipe(
+        Effect.catchIf(
+          (error): error is HttpError & { reason: "Transport" | "Timeout" } =>
+            error._tag === "HttpError" && (error.reason === "Transport" || error.reason === "Timeout"),
+          (error) => new RefreshOutcomeUnknown({ reason: error.reason })
+        ),
+        Effect.catchIf(
+          (error): error is ErrorResponse => error._tag === "ErrorResponse" && error.error === "invalid_grant",
+          () => new ReauthorizationRequired({ reason: "refresh-token-rejected" })
+        )
+      )
+      return TokenSet.fromResponse(response, {
+        sentAt,
+        requestedScopes: scopes ?? previous?.scopes ?? config.scopes,
+        defaultLifetime: config.defaultAccessTokenLifetime,
+        refreshTokenLifetime: config.refreshTokenLifetime,
+        previous,
+        previousRefreshToken: refreshToken.value
+      })
+    }
+  )
+
+  const revokeOnce = (url: URL, token: Redacted.Redacted<string>, hint: string) =>
+    Http.sendOnce(
+      client,
+      config,
+      "revocation",
+      Http.formPost(config, url, { token: Redacted.value(token), token_type_hint: hint })
+    )
+      .pipe(
+        Effect.flatMap((response): Effect.Effect<"revoked", HttpError | ErrorResponse> =>
+          response.status === 200
+            ? Effect.as(Effect.ignore(Http.readBody(response, "revocation")), "revoked" as const)
+            : response.status === 503
+            ? new HttpError({ endpoint: "revocation", reason: "Status", status: 503 })
+            : Effect.flatMap(
+              Http.readJsonObject(response, "revocation"),
+              () => new HttpError({ endpoint: "revocation", reason: "Status", status: response.status })
+            )
+        )
+      )
+
+  const revoke = Effect.fn("OAuthClient.revoke")(
+    function*(token: Redacted.Redacted<string>, hint: "refresh_token" | "access_token" = "refresh_token") {
+      if (Option.isNone(config.revocationEndpoint)) return "unsupported" as const
+      return yield* revokeOnce(config.revocationEndpoint.value, token, hint).pipe(
+        Effect.retry({
+          schedule: Schedule.exponential("200 millis").pipe(Schedule.intersect(Schedule.recurs(3))),
+          while: (error) =>
+            error._tag === "HttpError" &&
+            (error.reason === "Transport" || error.reason === "Timeout" || error.status === 503)
+        })
+      )
+    }
+  )
+
+  return OAuthClient.of({ config, authorize, callback, exchange, complete, refresh, revoke })
+})
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<OAuthClient, never, OAuthConfig | HttpClient.HttpClient> = Layer.effect(
+  OAuthClient,
+  make
+)
+
+/**
+ * The client and its configuration from options, in one layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWithConfig = (
+  options: OAuthConfigModule.Options
+): Layer.Layer<OAuthClient | OAuthConfig, OAuthConfigModule.InvalidConfig, HttpClient.HttpClient> =>
+  Layer.provideMerge(layer, OAuthConfigModule.layer(options))

@@ -1,0 +1,372 @@
+/**
+ * Everything the client needs to know about itself and the authorization server. Built from options
+ * (`layer`), from environment variables (`layerConfig`), or from the Credal preset (`credal`).
+ * Endpoints are validated at construction: https, except loopback hosts (SPEC S27).
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+
+/**
+ * How the client authenticates at the token and revocation endpoints (RFC 6749 §2.3.1).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientAuthMethod = "client_secret_basic" | "client_secret_post"
+
+/**
+ * What a user writes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly clientId: string
+  readonly clientSecret: Redacted.Redacted<string>
+  readonly authorizationEndpoint: string | URL
+  readonly tokenEndpoint: string | URL
+  readonly redirectUri: string | URL
+  readonly revocationEndpoint?: string | URL | undefined
+  /** Default: none. */
+  readonly scopes?: ReadonlyArray<string> | undefined
+  /** Default: `client_secret_basic`, which every RFC 6749 server supports. */
+  readonly clientAuthMethod?: ClientAuthMethod | undefined
+  /** PKCE S256; default: on. */
+  readonly pkce?: boolean | undefined
+  /** The authorization server's issuer identifier; when set, `iss` in callbacks must match (RFC 9207). */
+  readonly issuer?: string | undefined
+  /** Reject callbacks without `iss`; default: off. Turn it on for servers that always send it. */
+  readonly requireIssuerParameter?: boolean | undefined
+  /** How long a pending authorization waits for its callback; default 10 minutes (SPEC S9). */
+  readonly authorizationLifetime?: Duration.DurationInput | undefined
+  /** Access token lifetime when the server sends no `expires_in`; default 1 hour (SPEC S14). */
+  readonly defaultAccessTokenLifetime?: Duration.DurationInput | undefined
+  /** Refresh token lifetime the server does not announce; default: unknown (SPEC S24). */
+  readonly refreshTokenLifetime?: Duration.DurationInput | undefined
+  /** Refresh this long before the access token expires; default 60 seconds (SPEC S24). */
+  readonly refreshWindow?: Duration.DurationInput | undefined
+  /** Timeout of one request to the token or revocation endpoint; default 30 seconds. */
+  readonly requestTimeout?: Duration.DurationInput | undefined
+  /** Extra parameters for every authorization URL, such as `prompt` or `audience`. */
+  readonly authorizationParams?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * The validated configuration.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Resolved {
+  readonly clientId: string
+  readonly clientSecret: Redacted.Redacted<string>
+  readonly authorizationEndpoint: URL
+  readonly tokenEndpoint: URL
+  readonly revocationEndpoint: Option.Option<URL>
+  readonly redirectUri: string
+  readonly scopes: ReadonlyArray<string>
+  readonly clientAuthMethod: ClientAuthMethod
+  readonly pkce: boolean
+  readonly issuer: Option.Option<string>
+  readonly requireIssuerParameter: boolean
+  readonly authorizationLifetime: Duration.Duration
+  readonly defaultAccessTokenLifetime: Duration.Duration
+  readonly refreshTokenLifetime: Option.Option<Duration.Duration>
+  readonly refreshWindow: Duration.Duration
+  readonly requestTimeout: Duration.Duration
+  readonly authorizationParams: Readonly<Record<string, string>>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class OAuthConfig extends Context.Tag("@effect-oauth/core/OAuthConfig")<OAuthConfig, Resolved>() {}
+
+/**
+ * A configuration that cannot work, found when the layer is built.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidConfig extends Schema.TaggedError<InvalidConfig>("@effect-oauth/core/InvalidConfig")(
+  "InvalidConfig",
+  { field: Schema.String, reason: Schema.String }
+) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `Invalid OAuth configuration: ${this.field} ${this.reason}.`
+  }
+}
+
+const loopbackHost = (hostname: string): boolean =>
+  hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname)
+
+/**
+ * An endpoint URL must be absolute, https (or http on a loopback host: 127.0.0.0/8, ::1, localhost),
+ * without credentials or fragment (SPEC S27). Returns the reason it is not, or the URL.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const validateEndpoint = (input: string | URL): Either.Either<URL, string> => {
+  const text = typeof input === "string" ? input : input.href
+  if (!URL.canParse(text)) return Either.left("is not an absolute URL")
+  const url = new URL(text)
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopbackHost(url.hostname))) {
+    return Either.left("must use https (http is allowed only for loopback hosts)")
+  }
+  if (url.username !== "" || url.password !== "") return Either.left("must not contain credentials")
+  if (url.hash !== "") return Either.left("must not contain a fragment")
+  return Either.right(url)
+}
+
+/**
+ * A redirect URI must be absolute and have no fragment (RFC 6749 §3.1.2). It is kept byte for byte.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const validateRedirectUri = (input: string | URL): Either.Either<string, string> => {
+  const text = typeof input === "string" ? input : input.href
+  if (!URL.canParse(text)) return Either.left("is not an absolute URL")
+  const url = new URL(text)
+  if (url.hash !== "" || text.includes("#")) return Either.left("must not contain a fragment")
+  if (url.protocol === "http:" && !loopbackHost(url.hostname)) {
+    return Either.left("must use https (http is allowed only for loopback hosts)")
+  }
+  return Either.right(text)
+}
+
+const positive = (field: string, input: Duration.DurationInput | undefined, fallback: Duration.Duration) =>
+  Effect.suspend(() => {
+    if (input === undefined) return Effect.succeed(fallback)
+    const decoded = Duration.decodeUnknown(input)
+    return Option.isSome(decoded) && Duration.greaterThanOrEqualTo(decoded.value, Duration.zero) &&
+        Duration.isFinite(decoded.value)
+      ? Effect.succeed(decoded.value)
+      : Effect.fail(new InvalidConfig({ field, reason: "must be a finite, non-negative duration" }))
+  })
+
+const endpoint = (field: string, input: string | URL) =>
+  Either.match(validateEndpoint(input), {
+    onLeft: (reason) => Effect.fail(new InvalidConfig({ field, reason })),
+    onRight: Effect.succeed
+  })
+
+const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+
+/**
+ * Validates options and fills in defaults.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<Resolved, InvalidConfig> =>
+  Effect.gen(function*() {
+    if (options.clientId.length === 0) {
+      return yield* new InvalidConfig({ field: "clientId", reason: "must not be empty" })
+    }
+    if (Redacted.value(options.clientSecret).length === 0) {
+      return yield* new InvalidConfig({ field: "clientSecret", reason: "must not be empty" })
+    }
+    const scopes = options.scopes ?? []
+    const badScope = scopes.findIndex((scope) => !scopeToken.test(scope))
+    if (badScope >= 0) {
+      return yield* new InvalidConfig({
+        field: "scopes",
+        reason: `has an invalid scope at position ${badScope} (RFC 6749 §3.3: printable ASCII without space, " or \\)`
+      })
+    }
+    const redirectUri = yield* Either.match(validateRedirectUri(options.redirectUri), {
+      onLeft: (reason) => Effect.fail(new InvalidConfig({ field: "redirectUri", reason })),
+      onRight: Effect.succeed
+    })
+    return {
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      authorizationEndpoint: yield* endpoint("authorizationEndpoint", options.authorizationEndpoint),
+      tokenEndpoint: yield* endpoint("tokenEndpoint", options.tokenEndpoint),
+      revocationEndpoint: options.revocationEndpoint === undefined
+        ? Option.none()
+        : Option.some(yield* endpoint("revocationEndpoint", options.revocationEndpoint)),
+      redirectUri,
+      scopes,
+      clientAuthMethod: options.clientAuthMethod ?? "client_secret_basic",
+      pkce: options.pkce ?? true,
+      issuer: Option.fromNullable(options.issuer),
+      requireIssuerParameter: options.requireIssuerParameter ?? false,
+      authorizationLifetime: yield* positive(
+        "authorizationLifetime",
+        options.authorizationLifetime,
+        Duration.minutes(10)
+      ),
+      defaultAccessTokenLifetime: yield* positive(
+        "defaultAccessTokenLifetime",
+        options.defaultAccessTokenLifetime,
+        Duration.hours(1)
+      ),
+      refreshTokenLifetime: options.refreshTokenLifetime === undefined
+        ? Option.none()
+        : Option.some(yield* positive("refreshTokenLifetime", options.refreshTokenLifetime, Duration.zero)),
+      refreshWindow: yield* positive("refreshWindow", options.refreshWindow, Duration.seconds(60)),
+      requestTimeout: yield* positive("requestTimeout", options.requestTimeout, Duration.seconds(30)),
+      authorizationParams: { ...options.authorizationParams }
+    }
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<OAuthConfig, InvalidConfig> =>
+  Layer.effect(OAuthConfig, make(options))
+
+/**
+ * The facts of Credal API v1 (SPEC.md): endpoints, client_secret_post, the `api:agent:message:*`
+ * scope, PKCE S256, 10-minute codes, 1-hour access tokens and 30-day rotated refresh tokens.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const credal = (
+  options:
+    & Pick<Options, "clientId" | "clientSecret" | "redirectUri">
+    & Partial<Omit<Options, "clientId" | "clientSecret" | "redirectUri">>
+): Options => ({
+  authorizationEndpoint: credalEndpoints.authorizationEndpoint,
+  tokenEndpoint: credalEndpoints.tokenEndpoint,
+  scopes: ["api:agent:message:*"],
+  clientAuthMethod: "client_secret_post",
+  pkce: true,
+  authorizationLifetime: Duration.minutes(10),
+  defaultAccessTokenLifetime: Duration.hours(1),
+  refreshTokenLifetime: Duration.days(30),
+  ...options
+})
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const credalEndpoints = {
+  authorizationEndpoint: "https://app.credal.ai/api/oauth/authorize",
+  tokenEndpoint: "https://app.credal.ai/api/oauth/token",
+  apiBaseUrl: "https://app.credal.ai/api/v1"
+} as const
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerCredal = (
+  options: Parameters<typeof credal>[0]
+): Layer.Layer<OAuthConfig, InvalidConfig> => layer(credal(options))
+
+const url = (name: string) =>
+  Config.mapOrFail(Config.string(name), (value) =>
+    Either.mapLeft(
+      validateEndpoint(value),
+      (reason) => ConfigError.InvalidData([], `${reason}, got ${JSON.stringify(value)}`)
+    ))
+
+const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
+  Config.map(Config.option(config), Option.getOrUndefined)
+
+const scopeList = (name: string) =>
+  Config.map(Config.string(name), (value) => value.split(/[\s,]+/).filter((s) => s.length > 0))
+
+/**
+ * The configuration read from environment variables:
+ *
+ * | variable | meaning |
+ * | --- | --- |
+ * | `OAUTH_PROVIDER` | optional; `credal` fills in Credal's endpoints, scope, auth method and lifetimes |
+ * | `OAUTH_CLIENT_ID` | required |
+ * | `OAUTH_CLIENT_SECRET` | required, read as `Redacted` |
+ * | `OAUTH_REDIRECT_URI` | required |
+ * | `OAUTH_AUTHORIZATION_URL`, `OAUTH_TOKEN_URL` | required unless a provider is named |
+ * | `OAUTH_SCOPES` | space- or comma-separated |
+ * | `OAUTH_ISSUER`, `OAUTH_REVOCATION_URL` | optional |
+ * | `OAUTH_CLIENT_AUTH_METHOD` | `client_secret_basic` or `client_secret_post` |
+ * | `OAUTH_PKCE` | `true` / `false` |
+ * | `OAUTH_ACCESS_TOKEN_LIFETIME`, `OAUTH_REFRESH_TOKEN_LIFETIME`, `OAUTH_AUTHORIZATION_LIFETIME`, `OAUTH_REFRESH_WINDOW`, `OAUTH_REQUEST_TIMEOUT` | durations such as `30 days`, `60 seconds` |
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromEnv: Config.Config<Options> = Config.all({
+  provider: optional(Config.literal("credal")("OAUTH_PROVIDER")),
+  clientId: Config.string("OAUTH_CLIENT_ID"),
+  clientSecret: Config.redacted("OAUTH_CLIENT_SECRET"),
+  redirectUri: Config.mapOrFail(
+    Config.string("OAUTH_REDIRECT_URI"),
+    (value) => Either.mapLeft(validateRedirectUri(value), (reason) => ConfigError.InvalidData([], reason))
+  ),
+  authorizationEndpoint: optional(url("OAUTH_AUTHORIZATION_URL")),
+  tokenEndpoint: optional(url("OAUTH_TOKEN_URL")),
+  revocationEndpoint: optional(url("OAUTH_REVOCATION_URL")),
+  scopes: optional(scopeList("OAUTH_SCOPES")),
+  issuer: optional(Config.string("OAUTH_ISSUER")),
+  clientAuthMethod: optional(Config.literal("client_secret_basic", "client_secret_post")("OAUTH_CLIENT_AUTH_METHOD")),
+  pkce: optional(Config.boolean("OAUTH_PKCE")),
+  defaultAccessTokenLifetime: optional(Config.duration("OAUTH_ACCESS_TOKEN_LIFETIME")),
+  refreshTokenLifetime: optional(Config.duration("OAUTH_REFRESH_TOKEN_LIFETIME")),
+  authorizationLifetime: optional(Config.duration("OAUTH_AUTHORIZATION_LIFETIME")),
+  refreshWindow: optional(Config.duration("OAUTH_REFRESH_WINDOW")),
+  requestTimeout: optional(Config.duration("OAUTH_REQUEST_TIMEOUT"))
+}).pipe(
+  Config.mapOrFail(({ authorizationEndpoint, provider, tokenEndpoint, ...rest }) => {
+    const defined = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as
+      & Pick<Options, "clientId" | "clientSecret" | "redirectUri">
+      & Partial<Options>
+    if (provider === "credal") {
+      return Either.right(credal({
+        ...defined,
+        ...(authorizationEndpoint === undefined ? {} : { authorizationEndpoint }),
+        ...(tokenEndpoint === undefined ? {} : { tokenEndpoint })
+      }))
+    }
+    if (authorizationEndpoint === undefined) {
+      return Either.left(
+        ConfigError.MissingData(
+          ["OAUTH_AUTHORIZATION_URL"],
+          "Expected OAUTH_AUTHORIZATION_URL to exist (or OAUTH_PROVIDER=credal)"
+        )
+      )
+    }
+    if (tokenEndpoint === undefined) {
+      return Either.left(
+        ConfigError.MissingData(["OAUTH_TOKEN_URL"], "Expected OAUTH_TOKEN_URL to exist (or OAUTH_PROVIDER=credal)")
+      )
+    }
+    return Either.right({ ...defined, authorizationEndpoint, tokenEndpoint })
+  })
+)
+
+/**
+ * Builds the configuration from a `Config` — by default {@link fromEnv}. A missing or malformed
+ * variable fails the layer with a `ConfigError` naming it.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config<Options> | Config.Config.Wrap<Options> = fromEnv
+): Layer.Layer<OAuthConfig, ConfigError.ConfigError | InvalidConfig> =>
+  Layer.effect(
+    OAuthConfig,
+    Effect.flatMap(Config.isConfig(config) ? config : Config.unwrap(config), make)
+  )

@@ -1,0 +1,89 @@
+/**
+ * The token endpoint's success response as it travels on the wire (RFC 6749 §5.1), validated strictly
+ * (SPEC S13–S15): a non-empty `access_token`, `token_type` Bearer in any case, a non-negative integer
+ * `expires_in` (a numeric string is accepted). Unknown fields are ignored.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { InvalidTokenResponse } from "./OAuthError.js"
+
+/**
+ * `expires_in`: a non-negative integer, or a string of decimal digits.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ExpiresIn: Schema.Schema<number, number | string> = Schema.Union(
+  Schema.NonNegativeInt,
+  Schema.compose(
+    Schema.String.pipe(Schema.pattern(/^[0-9]{1,15}$/)),
+    Schema.NumberFromString
+  ).pipe(Schema.compose(Schema.NonNegativeInt))
+).annotations({ identifier: "ExpiresIn" })
+
+/**
+ * `token_type`: Bearer, compared without regard to case and normalised to `"Bearer"`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const BearerTokenType: Schema.Schema<"Bearer", string> = Schema.transformOrFail(
+  Schema.String,
+  Schema.Literal("Bearer"),
+  {
+    strict: true,
+    decode: (value, _, ast) =>
+      value.toLowerCase() === "bearer"
+        ? ParseResult.succeed("Bearer" as const)
+        : ParseResult.fail(new ParseResult.Type(ast, value, "token_type must be Bearer")),
+    encode: (value) => ParseResult.succeed(value)
+  }
+).annotations({ identifier: "BearerTokenType" })
+
+const Token = Schema.Redacted(Schema.String.pipe(Schema.minLength(1)))
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export class TokenResponse extends Schema.Class<TokenResponse>("@effect-oauth/core/TokenResponse")({
+  access_token: Token,
+  token_type: BearerTokenType,
+  expires_in: Schema.optional(ExpiresIn),
+  refresh_token: Schema.optional(Token),
+  scope: Schema.optional(Schema.String)
+}) {}
+
+const describe = (issue: ParseResult.ArrayFormatterIssue): string => {
+  const path = issue.path.length === 0 ? "body" : issue.path.map(String).join(".")
+  return issue._tag === "Missing" ? `${path} is missing` : `${path} is invalid`
+}
+
+/**
+ * Decodes a parsed JSON body. The error names the offending fields but never shows a value, because
+ * the body may hold secrets.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const decode = (body: unknown): Effect.Effect<TokenResponse, InvalidTokenResponse> =>
+  Schema.decodeUnknown(TokenResponse)(body, { errors: "all", onExcessProperty: "ignore" }).pipe(
+    Effect.catchTag("ParseError", (error) =>
+      Effect.flatMap(
+        ParseResult.ArrayFormatter.formatError(error),
+        (issues) => new InvalidTokenResponse({ issues: Array.from(new Set(issues.map(describe))) })
+      ))
+  )
+
+/**
+ * The scopes of a space-delimited `scope` value (RFC 6749 §3.3).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const parseScope = (scope: string | undefined): Option.Option<ReadonlyArray<string>> =>
+  scope === undefined ? Option.none() : Option.some(scope.split(" ").filter((s) => s.length > 0))

@@ -1,0 +1,110 @@
+/**
+ * The tokens of one grant as the application keeps them: `Redacted` tokens and absolute instants.
+ * The schema's encoded side is the stored format (JSON, instants as ISO strings).
+ *
+ * @since 0.1.0
+ */
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type { TokenResponse } from "./TokenResponse.js"
+import { parseScope } from "./TokenResponse.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export class TokenSet extends Schema.Class<TokenSet>("@effect-oauth/core/TokenSet")({
+  accessToken: Schema.Redacted(Schema.String.pipe(Schema.minLength(1))),
+  tokenType: Schema.Literal("Bearer"),
+  refreshToken: Schema.optionalWith(Schema.Redacted(Schema.String.pipe(Schema.minLength(1))), { as: "Option" }),
+  /** When the access token expires, computed from the moment the token request was sent (SPEC S14). */
+  expiresAt: Schema.DateTimeUtc,
+  /** When the refresh token expires, from the configured refresh lifetime (SPEC S24). */
+  refreshExpiresAt: Schema.optionalWith(Schema.DateTimeUtc, { as: "Option" }),
+  /** When the token request that produced these tokens was sent. */
+  issuedAt: Schema.DateTimeUtc,
+  /** The granted scopes: the response's `scope`, or the requested scopes when it has none (SPEC S15). */
+  scopes: Schema.Array(Schema.String)
+}) {
+  /**
+   * True when the access token expires within `window` of `now`.
+   *
+   * @since 0.1.0
+   */
+  needsRefresh(now: DateTime.Utc, window: Duration.DurationInput = Duration.zero): boolean {
+    return DateTime.toEpochMillis(this.expiresAt) - Duration.toMillis(window) <= DateTime.toEpochMillis(now)
+  }
+
+  /**
+   * True when the refresh token is known to be past its lifetime at `now`.
+   *
+   * @since 0.1.0
+   */
+  refreshExpired(now: DateTime.Utc): boolean {
+    return Option.match(this.refreshExpiresAt, {
+      onNone: () => false,
+      onSome: (at) => DateTime.toEpochMillis(at) <= DateTime.toEpochMillis(now)
+    })
+  }
+}
+
+/**
+ * The stored format: a JSON string. It holds the raw tokens, so wrap the store with encryption at rest
+ * where the medium is not trusted.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const StoredJson: Schema.Schema<TokenSet, string> = Schema.parseJson(TokenSet)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface FromResponseOptions {
+  /** When the token request was sent. */
+  readonly sentAt: DateTime.Utc
+  /** The scopes that were asked for. */
+  readonly requestedScopes: ReadonlyArray<string>
+  /** Applies when the response has no `expires_in`. */
+  readonly defaultLifetime: Duration.Duration
+  /** The refresh token's lifetime, when the server has one it does not announce. */
+  readonly refreshTokenLifetime: Option.Option<Duration.Duration>
+  /** The tokens being refreshed: their refresh token is kept when the response has none (SPEC S17). */
+  readonly previous?: TokenSet | undefined
+  /** The refresh token being used, when there is no previous token set. */
+  readonly previousRefreshToken?: Redacted.Redacted<string> | undefined
+}
+
+/**
+ * Turns a validated token response into a `TokenSet` (SPEC S14, S15, S17, S24).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromResponse = (response: TokenResponse, options: FromResponseOptions): TokenSet => {
+  const lifetime = response.expires_in === undefined
+    ? options.defaultLifetime
+    : Duration.seconds(response.expires_in)
+  const refreshExpiresAt = (): Option.Option<DateTime.Utc> =>
+    Option.map(options.refreshTokenLifetime, (life) => DateTime.addDuration(options.sentAt, life))
+  const refresh: Pick<TokenSet, "refreshToken" | "refreshExpiresAt"> = response.refresh_token !== undefined
+    ? { refreshToken: Option.some(response.refresh_token), refreshExpiresAt: refreshExpiresAt() }
+    : options.previous !== undefined
+    ? { refreshToken: options.previous.refreshToken, refreshExpiresAt: options.previous.refreshExpiresAt }
+    : { refreshToken: Option.fromNullable(options.previousRefreshToken), refreshExpiresAt: Option.none() }
+  return new TokenSet({
+    accessToken: response.access_token,
+    tokenType: "Bearer",
+    ...refresh,
+    expiresAt: DateTime.addDuration(options.sentAt, lifetime),
+    issuedAt: options.sentAt,
+    scopes: Option.getOrElse(
+      parseScope(response.scope),
+      () => options.previous?.scopes ?? options.requestedScopes
+    )
+  })
+}

@@ -1,0 +1,39 @@
+/**
+ * @since 0.1.0
+ */
+export * as OAuthClient from "./OAuthClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as OAuthConfig from "./OAuthConfig.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as OAuthError from "./OAuthError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as PendingAuthorization from "./PendingAuthorization.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Pkce from "./Pkce.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SecureRandom from "./SecureRandom.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenResponse from "./TokenResponse.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenSet from "./TokenSet.js"
