@@ -94,14 +94,13 @@ const program = Effect.gen(function*() {
     onNone: () => new WalkthroughCheckFailed({ message: "the token set has no refresh token expiry" }),
     onSome: Effect.succeed
   })
-  yield* check(Option.isSome(tokens.refreshToken), "the token response has no refresh token")
+  const oldRefresh = Option.getOrElse(Option.map(tokens.refreshToken, Redacted.value), () => "")
+  yield* check(oldRefresh !== "", "the token response has no refresh token")
   yield* check(sameMillis(tokens.issuedAt, tokens.expiresAt, Duration.hours(1)), "the access token does not last 1h")
   yield* check(sameMillis(tokens.issuedAt, refreshExpiresAt, Duration.days(30)), "the refresh token does not last 30d")
   yield* step(4, "Callback + code exchange — client.complete(callbackUrl, pending)", [
     `access token   ${redact(tokens.accessToken)}  expires ${iso(tokens.expiresAt)} (1 hour)`,
-    `refresh token  ${redact(Option.getOrElse(tokens.refreshToken, () => ""))}  expires ${
-      iso(refreshExpiresAt)
-    } (30 days)`,
+    `refresh token  ${redact(oldRefresh)}  expires ${iso(refreshExpiresAt)} (30 days)`,
     `scopes         ${tokens.scopes.join(" ")}`
   ])
 
@@ -126,7 +125,6 @@ const program = Effect.gen(function*() {
   const expired = yield* whoami(tokens.accessToken)
   yield* check(expired.status === 401, `GET /whoami with the expired token answered ${expired.status}, expected 401`)
   const refreshed = yield* oauth.refresh(tokens)
-  const oldRefresh = Option.getOrElse(Option.map(tokens.refreshToken, Redacted.value), () => "")
   const newRefresh = Option.getOrElse(Option.map(refreshed.refreshToken, Redacted.value), () => "")
   yield* check(newRefresh !== "" && newRefresh !== oldRefresh, "the refresh token was not rotated")
   yield* check(
@@ -158,10 +156,9 @@ const program = Effect.gen(function*() {
   yield* step(7, "Replay of the old refresh token — client.refresh(oldTokens)", [
     `fails with ${bold(error._tag)} (reason ${error.reason})`,
     `message: ${error.message}`,
-    `the server saw a rotated token reused and revoked the whole grant:`,
-    `new access token ${redact(refreshed.accessToken)} valid: ${accessStillValid}, new refresh token ${
-      redact(newRefresh)
-    } valid: ${refreshStillValid}`
+    `the server saw a rotated token reused and revoked the whole grant (server.isAccessTokenValid):`,
+    `new access token ${redact(refreshed.accessToken)} valid: ${accessStillValid} · ` +
+    `new refresh token ${redact(newRefresh)} valid: ${refreshStillValid}`
   ])
 
   // 8. Summary ---------------------------------------------------------------------------

@@ -236,7 +236,8 @@ export const layer = (options: Options): Layer.Layer<OAuthConfig, InvalidConfig>
 
 /**
  * The facts of Credal API v1 (SPEC.md): endpoints, client_secret_post, the `api:agent:message:*`
- * scope, PKCE S256, 10-minute codes, 1-hour access tokens and 30-day rotated refresh tokens.
+ * scope, PKCE S256, 10-minute codes, 1-hour access tokens and 30-day rotated refresh tokens. Any
+ * option given overrides the preset; an option given as `undefined` keeps the preset's value.
  *
  * @since 0.1.0
  * @category constructors
@@ -246,6 +247,9 @@ export const credal = (
     & Pick<Options, "clientId" | "clientSecret" | "redirectUri">
     & Partial<Omit<Options, "clientId" | "clientSecret" | "redirectUri">>
 ): Options => ({
+  clientId: options.clientId,
+  clientSecret: options.clientSecret,
+  redirectUri: options.redirectUri,
   authorizationEndpoint: credalEndpoints.authorizationEndpoint,
   tokenEndpoint: credalEndpoints.tokenEndpoint,
   scopes: ["api:agent:message:*"],
@@ -254,7 +258,7 @@ export const credal = (
   authorizationLifetime: Duration.minutes(10),
   defaultAccessTokenLifetime: Duration.hours(1),
   refreshTokenLifetime: Duration.days(30),
-  ...options
+  ...(Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<Options>)
 })
 
 /**

@@ -128,6 +128,17 @@ describe("OAuthConfig", () => {
       assert.strictEqual(Duration.toMillis(config.authorizationLifetime), 600_000)
       assert.strictEqual(Duration.toMillis(config.defaultAccessTokenLifetime), 3_600_000)
       assert.strictEqual(Duration.toMillis(Option.getOrThrow(config.refreshTokenLifetime)), 30 * 86_400_000)
+      const keep = yield* OAuthConfig.make(OAuthConfig.credal({
+        clientId: "cid",
+        clientSecret: Redacted.make("cs"),
+        redirectUri: "https://app.example.com/cb",
+        clientAuthMethod: undefined,
+        scopes: undefined,
+        refreshTokenLifetime: undefined
+      }))
+      assert.strictEqual(keep.clientAuthMethod, "client_secret_post", "undefined keeps the preset")
+      assert.deepStrictEqual(keep.scopes, ["api:agent:message:*"])
+      assert.isTrue(Option.isSome(keep.refreshTokenLifetime))
       const fromVars = yield* fromEnv({
         OAUTH_PROVIDER: "credal",
         OAUTH_CLIENT_ID: "cid",

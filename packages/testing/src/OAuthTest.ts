@@ -38,7 +38,7 @@ export const clientOptions = (
   const options = FakeAuthorizationServer.makeOptions(server)
   const urls = FakeAuthorizationServer.endpoints(options)
   const client = options.clients[0] ?? FakeAuthorizationServer.defaultClient
-  return OAuthConfig.credal({
+  const preset = OAuthConfig.credal({
     clientId: client.clientId,
     clientSecret: Redacted.make(client.clientSecret),
     redirectUri: client.redirectUris[0] ?? "http://127.0.0.1:3000/callback",
@@ -48,9 +48,9 @@ export const clientOptions = (
     issuer: urls.issuer,
     scopes: options.scopes,
     defaultAccessTokenLifetime: options.accessTokenLifetime,
-    refreshTokenLifetime: options.refreshTokenLifetime,
-    ...overrides
+    refreshTokenLifetime: options.refreshTokenLifetime
   })
+  return { ...preset, ...overrides }
 }
 
 /**
