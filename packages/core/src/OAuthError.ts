@@ -229,3 +229,60 @@ export class RefreshOutcomeUnknown extends Schema.TaggedError<RefreshOutcomeUnkn
     return `A refresh request was sent but its answer was lost (${this.reason}); the refresh token may have been rotated, so it was not retried.`
   }
 }
+
+/**
+ * A token store could not do what was asked: it is unreachable, a write failed, or a stored record
+ * is corrupt (the record is kept as it is, never overwritten silently).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@effect-oauth/core/TokenStoreError")(
+  "TokenStoreError",
+  {
+    operation: Schema.Literal("get", "set", "remove", "lock"),
+    reason: Schema.Literal("Unavailable", "Corrupt", "LockLost"),
+    key: Schema.optional(Schema.String),
+    detail: Schema.optional(Schema.String)
+  }
+) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const key = this.key === undefined ? "" : ` for key ${JSON.stringify(this.key)}`
+    const detail = this.detail === undefined ? "" : ` (${this.detail})`
+    switch (this.reason) {
+      case "Unavailable":
+        return `The token store failed to ${this.operation}${key}${detail}.`
+      case "Corrupt":
+        return `The stored record${key} is corrupt and was left untouched${detail}; remove it or sign in again.`
+      case "LockLost":
+        return `The token store lock${key} was lost before the work under it finished${detail}.`
+    }
+  }
+}
+
+/**
+ * A compare-and-set write found another version than expected: someone else wrote the key first.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class VersionConflict extends Schema.TaggedError<VersionConflict>("@effect-oauth/core/VersionConflict")(
+  "VersionConflict",
+  {
+    key: Schema.String,
+    expected: Schema.NullOr(Schema.Number),
+    actual: Schema.NullOr(Schema.Number)
+  }
+) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `The record for key ${JSON.stringify(this.key)} is at version ${this.actual ?? "none"}, not ${
+      this.expected ?? "none"
+    }: another writer came first.`
+  }
+}

@@ -37,3 +37,18 @@ export * as TokenResponse from "./TokenResponse.js"
  * @since 0.1.0
  */
 export * as TokenSet from "./TokenSet.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as AccessTokens from "./AccessTokens.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as OAuthHttpClient from "./OAuthHttpClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenStore from "./TokenStore.js"

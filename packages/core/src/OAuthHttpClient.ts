@@ -1,0 +1,96 @@
+/**
+ * An `HttpClient` that acts for one key: it adds `Authorization: Bearer` with a valid access token
+ * from `AccessTokens`, and on a 401 for the token it just sent it forces one refresh and retries
+ * once — never a loop (SPEC S25).
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
+import { AccessTokens } from "./AccessTokens.js"
+import type * as AccessTokensModule from "./AccessTokens.js"
+
+/**
+ * The errors of an authorized client: those of the wrapped client and those of `AccessTokens.get`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Error<E> = E | AccessTokensModule.GetError
+
+/**
+ * Wraps `client` so that it acts for `key`. A request body must be replayable (not a one-shot
+ * stream) for the retry after a 401.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const authorize: {
+  (
+    tokens: AccessTokensModule.Service,
+    key: string
+  ): <E, R>(client: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<Error<E>, R>
+  <E, R>(
+    client: HttpClient.HttpClient.With<E, R>,
+    tokens: AccessTokensModule.Service,
+    key: string
+  ): HttpClient.HttpClient.With<Error<E>, R>
+} = dual(3, <E, R>(
+  client: HttpClient.HttpClient.With<E, R>,
+  tokens: AccessTokensModule.Service,
+  key: string
+): HttpClient.HttpClient.With<Error<E>, R> => {
+  const send = (request: HttpClientRequest.HttpClientRequest, token: Redacted.Redacted<string>) =>
+    client.execute(HttpClientRequest.bearerToken(request, token))
+  return HttpClient.makeWith<never, never, Error<E>, R>(
+    (requestEffect) =>
+      Effect.flatMap(requestEffect, (request) =>
+        Effect.gen(function*() {
+          const token = yield* tokens.get(key)
+          const response = yield* send(request, token)
+          if (response.status !== 401) return response
+          yield* tokens.invalidate(key, token)
+          const next = yield* tokens.get(key)
+          // Only one retry, and only with a different token: a second 401 is the answer.
+          if (Redacted.value(next) === Redacted.value(token)) return response
+          return yield* send(request, next)
+        })),
+    Effect.succeed
+  )
+})
+
+/**
+ * The `HttpClient` in context, acting for `key`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  key: string
+): Effect.Effect<
+  HttpClient.HttpClient.With<Error<HttpClientError.HttpClientError>>,
+  never,
+  AccessTokens | HttpClient.HttpClient
+> =>
+  Effect.map(
+    Effect.zip(HttpClient.HttpClient, AccessTokens),
+    ([client, tokens]) => authorize(client, tokens, key)
+  )
+
+/**
+ * A function that returns a valid access token for `key` each time it is called, for SDKs that take
+ * an `apiKey` or `token` callback (such as `@credal/sdk`). It runs on the current runtime.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const tokenFunction = (key: string): Effect.Effect<() => Promise<string>, never, AccessTokens> =>
+  Effect.map(Effect.runtime<AccessTokens>(), (runtime) => {
+    const run = Runtime.runPromise(runtime)
+    return () => run(Effect.flatMap(AccessTokens, (tokens) => Effect.map(tokens.get(key), Redacted.value)))
+  })
