@@ -63,6 +63,6 @@ if (task === "demo") {
   console.log(`${passed} passed, ${failed} failed`)
   process.exit(status !== 0 || failed > 0 || passed === 0 ? 1 : 0)
 } else {
-  console.error("usage: node scripts/run.mjs demo|test")
+  console.error("usage: node .ci/quickstart.mjs demo|test")
   process.exit(2)
 }
