@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
 import { counters, layer, sibling, signedIn } from "./utils/accessTokens.js"
 
 const { Fault } = FakeAuthorizationServer
@@ -354,6 +355,41 @@ describe("AccessTokens", () => {
       assert.strictEqual((error as OAuthError.ErrorResponse).error, "invalid_request")
       assert.isTrue(Option.isSome(yield* store.get("ann")))
       assert.strictEqual(yield* tokens.signOut("ann"), "revoked")
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("spans name the key, never a token (S26)", () =>
+    Effect.gen(function*() {
+      const base = yield* Effect.tracer
+      const spans: Array<Tracer.Span> = []
+      const recording = Tracer.make({
+        span: (...args) => {
+          const span = base.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: (f, fiber) => base.context(f, fiber)
+      })
+      const tokens = yield* AccessTokens.AccessTokens
+      const first = yield* signedIn("ann")
+      yield* TestClock.adjust(Duration.hours(1))
+      const next = yield* tokens.get("ann").pipe(Effect.withTracer(recording))
+      yield* tokens.save("bob", first).pipe(Effect.withTracer(recording))
+      const names = spans.map((span) => span.name)
+      assert.includeMembers(names, [
+        "AccessTokens.get",
+        "AccessTokens.refresh",
+        "AccessTokens.save",
+        "OAuthClient.refresh"
+      ])
+      const secrets = [first.accessToken, next, ...Option.toArray(first.refreshToken)].map(Redacted.value)
+      for (const span of spans) {
+        if (span.name.startsWith("AccessTokens.")) assert.isTrue(span.attributes.has("oauth.key"), span.name)
+        const text = JSON.stringify(Array.from(span.attributes.entries()), (_, v) =>
+          typeof v === "bigint" ? String(v) : v)
+        for (const secret of secrets) {
+          assert.notInclude(text, secret)
+        }
+      }
     }).pipe(Effect.provide(layer())))
 
   it.effect("refreshes are counted in a metric", () =>
