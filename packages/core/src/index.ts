@@ -52,3 +52,8 @@ export * as OAuthHttpClient from "./OAuthHttpClient.js"
  * @since 0.1.0
  */
 export * as TokenStore from "./TokenStore.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as PendingAuthorizations from "./PendingAuthorizations.js"
