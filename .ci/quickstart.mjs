@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The Quick start's two commands: `npm run demo` and `npm test` (also `pnpm demo`, `pnpm test`).
 // Each needs only Node.js 20 and npm: it finds pnpm (or fetches pnpm 10 with npx), installs the
-// workspace from the lockfile, then runs the walkthrough or the whole test suite.
+// workspace from the lockfile, then runs the walkthrough or the whole test suite. The test suite
+// also needs Debian's chromium and postgresql packages; when they are missing and we are root, they
+// are installed with apt-get.
 import { spawnSync } from "node:child_process"
-import { existsSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -33,12 +35,38 @@ const install = () => {
   must(pnpm[0], [...pnpm.slice(1), ...quiet], { stdio: ["ignore", "ignore", "inherit"] })
 }
 
+const systemPackages = () => {
+  const missing = []
+  if (!existsSync("/usr/bin/chromium")) missing.push("chromium")
+  const pg = existsSync("/usr/lib/postgresql")
+    ? readdirSync("/usr/lib/postgresql").some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`))
+    : false
+  if (!pg) missing.push("postgresql")
+  if (missing.length === 0) return
+  if (process.getuid?.() !== 0) {
+    console.error(
+      `The test suite needs Debian's ${missing.join(" and ")}: sudo apt-get install -y ${missing.join(" ")}`
+    )
+    process.exit(1)
+  }
+  console.log(`Installing ${missing.join(", ")} with apt-get…`)
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
+  must("apt-get", ["update", "-qq"], { env, stdio: ["ignore", "ignore", "inherit"] })
+  must("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], {
+    env,
+    stdio: ["ignore", "ignore", "inherit"]
+  })
+}
+
 if (task === "demo") {
   install()
   must(bin("tsc"), ["-b"])
   must(process.execPath, [path.join(root, "examples/walkthrough/dist/main.js"), ...extra])
 } else if (task === "test") {
   install()
+  systemPackages()
+  // Child-process tests import the built packages, and type errors fail the suite early.
+  must(bin("tsc"), ["-b"])
   const report = path.join(root, ".vitest-report.json")
   rmSync(report, { force: true })
   const status = run(bin("vitest"), [
