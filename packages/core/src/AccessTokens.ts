@@ -186,8 +186,13 @@ export const make = (
     const remember = (key: string, tokens: TokenSet.TokenSet, version: number | null, unpersisted = false): Entry => {
       const entry = entryOf(tokens, version, unpersisted)
       if (!cache.has(key) && cache.size >= capacity) {
-        const oldest = cache.keys().next()
-        if (!oldest.done) cache.delete(oldest.value)
+        // The oldest entry leaves, unless it holds tokens the store does not have yet (SPEC S18).
+        for (const [oldest, candidate] of cache) {
+          if (!candidate.unpersisted) {
+            cache.delete(oldest)
+            break
+          }
+        }
       }
       cache.set(key, entry)
       return entry

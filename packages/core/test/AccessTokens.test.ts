@@ -392,6 +392,25 @@ describe("AccessTokens", () => {
       }
     }).pipe(Effect.provide(layer())))
 
+  it.effect("the cache keeps at most cacheCapacity keys; an evicted key is read from the store again", () =>
+    Effect.gen(function*() {
+      const store = yield* TokenStore.TokenStore
+      let reads = 0
+      const counting: TokenStore.Service = {
+        ...store,
+        get: (key) => Effect.zipRight(Effect.sync(() => reads++), store.get(key))
+      }
+      const small = yield* sibling({ cacheCapacity: 2 }).pipe(Effect.provideService(TokenStore.TokenStore, counting))
+      for (const key of ["a", "b", "c"]) yield* signedIn(key)
+      for (const key of ["a", "b", "c"]) yield* small.get(key)
+      assert.strictEqual(reads, 3)
+      yield* small.get("c")
+      yield* small.get("b")
+      assert.strictEqual(reads, 3, "b and c are cached")
+      yield* small.get("a")
+      assert.strictEqual(reads, 4, "a was evicted and read again")
+    }).pipe(Effect.scoped, Effect.provide(layer())))
+
   it.effect("refreshes are counted in a metric", () =>
     Effect.gen(function*() {
       const tokens = yield* AccessTokens.AccessTokens
