@@ -167,25 +167,30 @@ export const makeLockTable = Effect.gen(function*() {
 
   const acquire = (key: string, lease: Duration.DurationInput): Effect.Effect<Lock, never, Scope.Scope> => {
     const millis = Duration.toMillis(lease)
-    return Effect.flatMap(Effect.scope, (scope) => {
+    return Effect.flatMap(Effect.scope, (scope) =>
       // Taking the lock and registering its release happen in one uninterruptible step; the wait
-      // between attempts stays interruptible.
-      const loop: Effect.Effect<Lock> = Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(Effect.zip(Clock.currentTimeMillis, Deferred.make<void>()), ([now, waiter]) => {
-          const outcome = tryTake(key, millis, now, waiter)
-          if (outcome._tag === "Taken") {
-            return Effect.as(Scope.addFinalizer(scope, release(key, outcome.lock.fence)), outcome.lock)
+      // between attempts stays interruptible. One mask for the whole loop: a mask opened inside the
+      // loop would "restore" the uninterruptible state of the round before, so from the second wait
+      // on a waiter could not be interrupted and, woken by a release, would still sit out the
+      // holder's whole lease (the race's losing sleep could not be interrupted).
+      Effect.uninterruptibleMask((restore) => {
+        const loop: Effect.Effect<Lock> = Effect.flatMap(
+          Effect.zip(Clock.currentTimeMillis, Deferred.make<void>()),
+          ([now, waiter]) => {
+            const outcome = tryTake(key, millis, now, waiter)
+            if (outcome._tag === "Taken") {
+              return Effect.as(Scope.addFinalizer(scope, release(key, outcome.lock.fence)), outcome.lock)
+            }
+            return restore(
+              Deferred.await(waiter).pipe(
+                Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(0, outcome.until - now)))),
+                Effect.ensuring(Effect.sync(() => outcome.state.waiters.delete(waiter)))
+              )
+            ).pipe(Effect.zipRight(Effect.suspend(() => loop)))
           }
-          return restore(
-            Deferred.await(waiter).pipe(
-              Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(0, outcome.until - now)))),
-              Effect.ensuring(Effect.sync(() => outcome.state.waiters.delete(waiter)))
-            )
-          ).pipe(Effect.zipRight(Effect.suspend(() => loop)))
-        })
-      )
-      return loop
-    })
+        )
+        return loop
+      }))
   }
 
   return {

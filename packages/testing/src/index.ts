@@ -7,3 +7,8 @@ export * as FakeAuthorizationServer from "./FakeAuthorizationServer.js"
  * @since 0.1.0
  */
 export * as OAuthTest from "./OAuthTest.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TestTokenStore from "./TestTokenStore.js"
