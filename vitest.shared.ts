@@ -12,12 +12,15 @@ const config: ViteUserConfig = {
   esbuild: { target: "es2022" },
   test: {
     include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     fakeTimers: { toFake: undefined },
     sequence: { concurrent: false },
     alias: {
       ...alias("core"),
       ...alias("testing"),
-      ...alias("node")
+      ...alias("node"),
+      ...alias("sql")
     }
   }
 }

@@ -4,6 +4,11 @@ import { defineWorkspace } from "vitest/config"
 
 const root = path.dirname(fileURLToPath(import.meta.url))
 
+/** Every vitest project: a directory (relative to the root) with a vitest.config.ts; a bare name is packages/<name>. */
+const projects = ["core", "testing", "node", "sql", "examples/web-app", "examples/cli-login"]
+
 export default defineWorkspace(
-  ["core", "testing", "node"].map((name) => path.join(root, "packages", name, "vitest.config.ts"))
+  projects.map((project) =>
+    path.join(root, project.includes("/") ? project : path.join("packages", project), "vitest.config.ts")
+  )
 )

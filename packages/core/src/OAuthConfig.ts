@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -15,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as internalDiscovery from "./internal/discovery.js"
 
 /**
  * How the client authenticates at the token and revocation endpoints (RFC 6749 §2.3.1).
@@ -373,4 +375,181 @@ export const layerConfig = (
   Layer.effect(
     OAuthConfig,
     Effect.flatMap(Config.isConfig(config) ? config : Config.unwrap(config), make)
+  )
+
+// -----------------------------------------------------------------------------
+// discovery (RFC 8414, SPEC S31)
+// -----------------------------------------------------------------------------
+
+/**
+ * The authorization server metadata this library uses (RFC 8414 §2, RFC 9207 §3), decoded from the
+ * snake_case JSON document; unknown fields are ignored.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export class AuthorizationServerMetadata
+  extends Schema.Class<AuthorizationServerMetadata>("@effect-oauth/core/AuthorizationServerMetadata")({
+    issuer: Schema.String,
+    authorizationEndpoint: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("authorization_endpoint")),
+    tokenEndpoint: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("token_endpoint")),
+    revocationEndpoint: Schema.optional(Schema.String).pipe(Schema.fromKey("revocation_endpoint")),
+    scopesSupported: Schema.optional(Schema.Array(Schema.String)).pipe(Schema.fromKey("scopes_supported")),
+    codeChallengeMethodsSupported: Schema.optional(Schema.Array(Schema.String)).pipe(
+      Schema.fromKey("code_challenge_methods_supported")
+    ),
+    tokenEndpointAuthMethodsSupported: Schema.optional(Schema.Array(Schema.String)).pipe(
+      Schema.fromKey("token_endpoint_auth_methods_supported")
+    ),
+    authorizationResponseIssParameterSupported: Schema.optional(Schema.Boolean).pipe(
+      Schema.fromKey("authorization_response_iss_parameter_supported")
+    )
+  })
+{}
+
+/**
+ * Authorization server metadata could not be used (SPEC S31): the issuer is not a valid issuer
+ * identifier, the well-known documents could not be fetched or read, the document is malformed, names
+ * another issuer, lists an endpoint that is not https (SPEC S27), or supports no client authentication
+ * method this library offers. The message names the issuer and the URL tried, never the body.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DiscoveryError extends Schema.TaggedError<DiscoveryError>("@effect-oauth/core/DiscoveryError")(
+  "DiscoveryError",
+  {
+    issuer: Schema.String,
+    reason: Schema.Literal(
+      "InvalidIssuer",
+      "Transport",
+      "Timeout",
+      "NotFound",
+      "Status",
+      "Body",
+      "TooLarge",
+      "InvalidMetadata",
+      "IssuerMismatch",
+      "InsecureEndpoint",
+      "UnsupportedAuthMethod"
+    ),
+    url: Schema.optional(Schema.String),
+    status: Schema.optional(Schema.Number),
+    detail: Schema.optional(Schema.String)
+  }
+) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const at = this.url === undefined ? "" : ` at ${this.url}`
+    const detail = this.detail === undefined ? "" : ` (${this.detail})`
+    switch (this.reason) {
+      case "InvalidIssuer":
+        return `The issuer ${this.issuer} cannot be discovered${detail}: an issuer is an https URL (http only on loopback hosts) without query or fragment.`
+      case "Transport":
+        return `Fetching the metadata of issuer ${this.issuer}${at} failed before an answer arrived${detail}.`
+      case "Timeout":
+        return `Fetching the metadata of issuer ${this.issuer}${at} timed out.`
+      case "NotFound":
+        return `Issuer ${this.issuer} publishes no authorization server metadata${detail}; configure its endpoints by hand.`
+      case "Status":
+        return `The metadata request for issuer ${this.issuer}${at} was answered with HTTP status ${
+          this.status ?? "?"
+        }.`
+      case "Body":
+        return `The metadata of issuer ${this.issuer}${at} is not a JSON object${detail}.`
+      case "TooLarge":
+        return `The metadata of issuer ${this.issuer}${at} is larger than allowed${detail}.`
+      case "InvalidMetadata":
+        return `The metadata of issuer ${this.issuer}${at} is invalid${detail}.`
+      case "IssuerMismatch":
+        return `The metadata${at} names another issuer${detail} than the ${this.issuer} asked for, so it is rejected (RFC 8414 §3.3).`
+      case "InsecureEndpoint":
+        return `The metadata of issuer ${this.issuer}${at} lists an endpoint that cannot be used${detail}.`
+      case "UnsupportedAuthMethod":
+        return `Issuer ${this.issuer} supports neither client_secret_basic nor client_secret_post at its token endpoint${detail}; set clientAuthMethod if it does.`
+    }
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DiscoverOptions {
+  /** Try `{issuer}/.well-known/openid-configuration` when the RFC 8414 document is 404; default `true`. */
+  readonly openIdFallback?: boolean | undefined
+  /** Timeout of each metadata request; default 30 seconds. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * The RFC 8414 metadata URL of an issuer (the well-known segment goes between the host and the issuer's
+ * path, §3.1) and its OpenID Connect Discovery URL (appended to the issuer).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const wellKnownUrls = (issuer: URL): { readonly oauth: URL; readonly openid: URL } =>
+  internalDiscovery.wellKnownUrls(issuer)
+
+/**
+ * Fetches and checks the metadata of an issuer (SPEC S31): `/.well-known/oauth-authorization-server`
+ * per RFC 8414 §3.1, then, when that is 404, `/.well-known/openid-configuration`. The document must name
+ * exactly the issuer asked for, and its endpoints must be https except on loopback hosts (SPEC S27).
+ * Bodies are read up to 1 MiB and never shown in errors.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const discover = (
+  issuer: string,
+  options?: DiscoverOptions
+): Effect.Effect<AuthorizationServerMetadata, DiscoveryError, HttpClient.HttpClient> =>
+  internalDiscovery.discover(issuer, options)
+
+/**
+ * What a user writes when the endpoints come from discovery: the client's own settings; the endpoints
+ * and the issuer may be given to override the discovered ones.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DiscoveredOptions =
+  & Omit<Options, "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint" | "issuer">
+  & Partial<Pick<Options, "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint" | "issuer">>
+
+/**
+ * Completes client options from metadata: the endpoints and the issuer; `requireIssuerParameter` when
+ * the server announces RFC 9207 `iss`; and, when the client names none, a client authentication method
+ * the server supports (`client_secret_basic` first, as RFC 8414 assumes when the list is absent). Values
+ * given in `client` win.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromMetadata = (
+  metadata: AuthorizationServerMetadata,
+  client: DiscoveredOptions
+): Either.Either<Options, DiscoveryError> => internalDiscovery.fromMetadata(metadata, client)
+
+/**
+ * The configuration of a client whose endpoints are discovered from its issuer's metadata (see
+ * `discover` and `fromMetadata`), fetched once when the layer is built and kept for its lifetime.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDiscovery = (
+  issuer: string,
+  client: DiscoveredOptions,
+  options?: DiscoverOptions
+): Layer.Layer<OAuthConfig, DiscoveryError | InvalidConfig, HttpClient.HttpClient> =>
+  Layer.effect(
+    OAuthConfig,
+    Effect.flatMap(
+      discover(issuer, options),
+      (metadata) => Effect.flatMap(fromMetadata(metadata, client), make)
+    )
   )

@@ -57,3 +57,8 @@ export * as TokenStore from "./TokenStore.js"
  * @since 0.1.0
  */
 export * as PendingAuthorizations from "./PendingAuthorizations.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as EncryptedTokenStore from "./EncryptedTokenStore.js"

@@ -2,3 +2,18 @@
  * @since 0.1.0
  */
 export * as NodeOAuth from "./NodeOAuth.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as NodeSignIn from "./NodeSignIn.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as NodeTokenStore from "./NodeTokenStore.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as NodeLoopbackLogin from "./NodeLoopbackLogin.js"

@@ -53,6 +53,16 @@ export interface Client {
 }
 
 /**
+ * Which authorization server metadata documents the fake serves: RFC 8414's
+ * `/.well-known/oauth-authorization-server`, OpenID Connect Discovery's `/.well-known/openid-configuration`,
+ * both, or none.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MetadataMode = "oauth" | "openid" | "both" | "none"
+
+/**
  * Configuration of the fake server. Every field has a Credal-shaped default (see `defaultOptions`).
  *
  * @since 0.1.0
@@ -93,6 +103,15 @@ export interface Options {
   readonly defaultUser: string
   /** Realm of `WWW-Authenticate` challenges. */
   readonly realm: string
+  /**
+   * RFC 8252 §7.3: a registered loopback redirect URI (`http://127.0.0.1/…` or `http://[::1]/…`)
+   * matches the same URI on any port, as native-app clients need. Default: off (exact match).
+   */
+  readonly loopbackAnyPort?: boolean | undefined
+  /** Which metadata documents are served (RFC 8414, OpenID Connect Discovery); default `"both"`. */
+  readonly metadata?: MetadataMode | undefined
+  /** The `issuer` the metadata documents claim; default `issuer`. Another value tests SPEC S31. */
+  readonly metadataIssuer?: string | undefined
 }
 
 /**
@@ -158,6 +177,10 @@ export interface Endpoints {
   readonly token: string
   readonly revocation: string
   readonly apiBase: string
+  /** Where RFC 8414 metadata lives: the well-known segment goes between the host and the issuer's path (§3.1). */
+  readonly oauthMetadata: string
+  /** Where OpenID Connect Discovery metadata lives: appended to the issuer. */
+  readonly openIdConfiguration: string
 }
 
 /**
@@ -168,22 +191,58 @@ export interface Endpoints {
  */
 export const endpoints = (options: Options): Endpoints => {
   const base = options.issuer.replace(/\/+$/, "")
+  const issuer = URL.canParse(options.issuer) ? new URL(options.issuer) : undefined
+  const origin = issuer === undefined ? base : issuer.origin
+  const path = issuer === undefined ? "" : issuer.pathname.replace(/\/+$/, "")
   return {
     issuer: options.issuer,
     authorization: base + options.authorizationPath,
     token: base + options.tokenPath,
     revocation: base + options.revocationPath,
-    apiBase: base + options.apiBasePath
+    apiBase: base + options.apiBasePath,
+    oauthMetadata: `${origin}/.well-known/oauth-authorization-server${path}`,
+    openIdConfiguration: `${origin}${path}/.well-known/openid-configuration`
   }
 }
 
 /**
- * Which endpoint a request hit. `authorize` entries come from `approve` / `deny`.
+ * The authorization server metadata document the fake serves (RFC 8414 §2, with RFC 9207's
+ * `authorization_response_iss_parameter_supported` following `includeIssInCallback`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const metadataDocument = (options: Options): Readonly<Record<string, unknown>> => {
+  const urls = endpoints(options)
+  const methods = (["client_secret_basic", "client_secret_post"] as const).filter((method) =>
+    options.clients.some((client) =>
+      (client.authMethods ?? ["client_secret_basic", "client_secret_post"]).includes(method)
+    )
+  )
+  return {
+    issuer: options.metadataIssuer ?? options.issuer,
+    authorization_endpoint: urls.authorization,
+    token_endpoint: urls.token,
+    revocation_endpoint: urls.revocation,
+    response_types_supported: ["code"],
+    response_modes_supported: ["query"],
+    grant_types_supported: ["authorization_code", "refresh_token"],
+    code_challenge_methods_supported: ["S256"],
+    token_endpoint_auth_methods_supported: methods,
+    revocation_endpoint_auth_methods_supported: methods,
+    scopes_supported: options.scopes,
+    authorization_response_iss_parameter_supported: options.includeIssInCallback
+  }
+}
+
+/**
+ * Which endpoint a request hit. `authorize` entries come from `approve` / `deny` (and from `prompt` when it
+ * refuses or redirects with an error); `metadata` is either well-known metadata document.
  *
  * @since 0.1.0
  * @category models
  */
-export type Endpoint = "authorize" | "token" | "revoke" | "api" | "other"
+export type Endpoint = "authorize" | "token" | "revoke" | "api" | "metadata" | "other"
 
 /**
  * One request seen by the fake server. Values are raw (this is a test tool): form parameters and headers
@@ -272,6 +331,28 @@ export interface IssuedGrant {
 }
 
 /**
+ * What the authorization endpoint does with a request before the user decides (see `prompt`): show the
+ * consent screen for a valid request, or send the user back at once with an error (RFC 6749 §4.1.2.1).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AuthorizationPrompt =
+  | {
+    readonly _tag: "Consent"
+    readonly clientId: string
+    readonly redirectUri: string
+    /** The scope the user is asked to grant (every supported scope when the request names none). */
+    readonly scope: ReadonlyArray<string>
+    readonly state: string | undefined
+  }
+  | {
+    readonly _tag: "Redirect"
+    /** The callback URL with `error`, `error_description`, `state` and `iss`. */
+    readonly url: URL
+  }
+
+/**
  * Which requests a fault applies to: an endpoint, optionally a `grant_type` (token endpoint), and how many
  * matching requests it affects (default 1).
  *
@@ -279,7 +360,7 @@ export interface IssuedGrant {
  * @category models
  */
 export interface FaultTarget {
-  readonly endpoint: "token" | "revoke" | "api" | "any"
+  readonly endpoint: "token" | "revoke" | "api" | "metadata" | "any"
   readonly grantType?: string | undefined
   readonly times?: number | undefined
 }
@@ -403,6 +484,12 @@ export declare namespace FakeAuthorizationServer {
       error?: string,
       description?: string
     ) => Effect.Effect<URL, FakeAuthorizationError>
+    /**
+     * Checks an authorization request exactly as `approve` does, before any decision: fails like `approve`
+     * for a bad client or redirect URI, returns the error redirect `approve` would return for any other
+     * invalid parameter (both logged), or the consent to ask for (not logged, nothing issued).
+     */
+    readonly prompt: (authorizationUrl: string | URL) => Effect.Effect<AuthorizationPrompt, FakeAuthorizationError>
     /** Issues a grant without the authorization flow (to seed a store). */
     readonly issueGrant: (options?: {
       readonly clientId?: string | undefined
@@ -565,9 +652,25 @@ const nullBodyStatuses = new Set([101, 204, 205, 304])
  * @since 0.1.0
  * @category constructors
  */
+const loopbackHosts = new Set(["127.0.0.1", "[::1]"])
+
+const withoutPort = (uri: string): string | undefined => {
+  if (!URL.canParse(uri)) return undefined
+  const url = new URL(uri)
+  if (url.protocol !== "http:" || !loopbackHosts.has(url.hostname)) return undefined
+  url.port = ""
+  return url.href
+}
+
 export const make = (options?: Partial<Options>): Effect.Effect<FakeAuthorizationServer.Service> =>
   Effect.gen(function*() {
     const opts = makeOptions(options)
+    const redirectMatches = (registered: string, requested: string): boolean => {
+      if (registered === requested) return true
+      if (opts.loopbackAnyPort !== true) return false
+      const bare = withoutPort(registered)
+      return bare !== undefined && bare === withoutPort(requested)
+    }
     const urls = endpoints(opts)
     const issuerOrigin = new URL(urls.token).origin
     const paths = {
@@ -575,6 +678,17 @@ export const make = (options?: Partial<Options>): Effect.Effect<FakeAuthorizatio
       revoke: new URL(urls.revocation).pathname,
       api: new URL(urls.apiBase).pathname.replace(/\/+$/, "")
     }
+    const metadataMode = opts.metadata ?? "both"
+    const metadataPaths = {
+      oauth: new URL(urls.oauthMetadata).pathname,
+      openid: new URL(urls.openIdConfiguration).pathname
+    }
+    /** Both well-known paths are the `metadata` endpoint; the ones `metadata` does not serve answer 404. */
+    const servedMetadataPaths = [
+      ...(metadataMode === "oauth" || metadataMode === "both" ? [metadataPaths.oauth] : []),
+      ...(metadataMode === "openid" || metadataMode === "both" ? [metadataPaths.openid] : [])
+    ]
+    const metadataBody = JSON.stringify(metadataDocument(opts))
     const codeMillis = Duration.toMillis(opts.codeLifetime)
     const accessMillis = Duration.toMillis(opts.accessTokenLifetime)
     const refreshMillis = Duration.toMillis(opts.refreshTokenLifetime)
@@ -962,8 +1076,9 @@ export const make = (options?: Partial<Options>): Effect.Effect<FakeAuthorizatio
 
     // --- routing and faults ----------------------------------------------------
 
-    const route = (url: URL): "token" | "revoke" | "api" | "other" => {
+    const route = (url: URL): "token" | "revoke" | "api" | "metadata" | "other" => {
       if (url.origin !== issuerOrigin) return "other"
+      if (url.pathname === metadataPaths.oauth || url.pathname === metadataPaths.openid) return "metadata"
       if (url.pathname === paths.token) return "token"
       if (url.pathname === paths.revoke) return "revoke"
       if (url.pathname.startsWith(paths.api + "/")) return "api"
@@ -1019,7 +1134,7 @@ export const make = (options?: Partial<Options>): Effect.Effect<FakeAuthorizatio
     }
 
     const dispatch = (
-      endpoint: "token" | "revoke" | "api" | "other",
+      endpoint: "token" | "revoke" | "api" | "metadata" | "other",
       req: Incoming,
       ctx: HandlingContext
     ): Effect.Effect<Outcome> => {
@@ -1030,6 +1145,14 @@ export const make = (options?: Partial<Options>): Effect.Effect<FakeAuthorizatio
           return transact((tx, now) => Effect.succeed(revokeEndpoint(tx, now, req)))
         case "api":
           return transact((tx, now) => apiEndpoint(tx, now, req))
+        case "metadata":
+          return Effect.succeed(
+            !servedMetadataPaths.includes(req.url.pathname)
+              ? json(404, { error: "not_found" })
+              : req.method === "GET"
+              ? { status: 200, body: metadataBody, headers: { "content-type": "application/json" } }
+              : json(405, { error: "method_not_allowed" }, { allow: "GET" })
+          )
         case "other":
           return Effect.succeed(json(404, { error: "not_found" }))
       }
@@ -1118,8 +1241,12 @@ export const make = (options?: Partial<Options>): Effect.Effect<FakeAuthorizatio
     type Decision =
       | { readonly _tag: "Approve"; readonly user: string }
       | { readonly _tag: "Deny"; readonly error: string; readonly description: string | undefined }
+      | { readonly _tag: "Prompt" }
 
-    const authorize = (input: string | URL, decision: Decision): Effect.Effect<URL, FakeAuthorizationError> =>
+    const authorize = (
+      input: string | URL,
+      decision: Decision
+    ): Effect.Effect<AuthorizationPrompt, FakeAuthorizationError> =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
         const parsed = internal.parseUrl(input)
@@ -1153,7 +1280,10 @@ export const make = (options?: Partial<Options>): Effect.Effect<FakeAuthorizatio
           return yield* refuse("InvalidRedirectUri", "redirect_uri is repeated")
         }
         const redirectUri = params.record["redirect_uri"]
-        if (redirectUri === undefined || !client.redirectUris.includes(redirectUri)) {
+        if (
+          redirectUri === undefined ||
+          !client.redirectUris.some((registered) => redirectMatches(registered, redirectUri))
+        ) {
           return yield* refuse("InvalidRedirectUri", "redirect_uri is missing or not registered (exact match)")
         }
         const callback = new URL(redirectUri)
@@ -1164,7 +1294,7 @@ export const make = (options?: Partial<Options>): Effect.Effect<FakeAuthorizatio
           }
           if (state !== undefined) callback.searchParams.append("state", state)
           if (opts.includeIssInCallback) callback.searchParams.append("iss", opts.issuer)
-          return Effect.as(log({ ...base, status: 302, error }), callback)
+          return Effect.as(log({ ...base, status: 302, error }), { _tag: "Redirect", url: callback } as const)
         }
         const fail = (error: string, description: string) => redirect({ error, error_description: description }, error)
 
@@ -1203,6 +1333,9 @@ export const make = (options?: Partial<Options>): Effect.Effect<FakeAuthorizatio
             return yield* fail("invalid_request", "malformed S256 code_challenge")
           }
         }
+        if (decision._tag === "Prompt") {
+          return { _tag: "Consent", clientId: client.clientId, redirectUri, scope, state } as const
+        }
         if (decision._tag === "Deny") return yield* fail(decision.error, decision.description ?? "")
         const code = yield* transact((tx, now) =>
           Effect.tap(internal.randomToken("ac_", undefined), (code) =>
@@ -1221,21 +1354,34 @@ export const make = (options?: Partial<Options>): Effect.Effect<FakeAuthorizatio
         return yield* redirect({ code }, undefined)
       })
 
+    const redirectOf = (prompt: AuthorizationPrompt): Effect.Effect<URL> =>
+      prompt._tag === "Redirect"
+        ? Effect.succeed(prompt.url)
+        : Effect.dieMessage("FakeAuthorizationServer: a decision always redirects")
+
     const approve = Effect.fn("FakeAuthorizationServer.approve")(
       function*(authorizationUrl: string | URL, options?: { readonly user?: string | undefined }) {
-        return yield* authorize(authorizationUrl, { _tag: "Approve", user: options?.user ?? opts.defaultUser })
+        return yield* redirectOf(
+          yield* authorize(authorizationUrl, { _tag: "Approve", user: options?.user ?? opts.defaultUser })
+        )
       }
     )
 
     const deny = Effect.fn("FakeAuthorizationServer.deny")(
       function*(authorizationUrl: string | URL, error?: string, description?: string) {
-        return yield* authorize(authorizationUrl, {
-          _tag: "Deny",
-          error: error ?? "access_denied",
-          description: description ?? (error === undefined ? "The user denied the request" : undefined)
-        })
+        return yield* redirectOf(
+          yield* authorize(authorizationUrl, {
+            _tag: "Deny",
+            error: error ?? "access_denied",
+            description: description ?? (error === undefined ? "The user denied the request" : undefined)
+          })
+        )
       }
     )
+
+    const prompt = Effect.fn("FakeAuthorizationServer.prompt")(function*(authorizationUrl: string | URL) {
+      return yield* authorize(authorizationUrl, { _tag: "Prompt" })
+    })
 
     const issueGrant = Effect.fn("FakeAuthorizationServer.issueGrant")(
       function*(options?: {
@@ -1273,6 +1419,7 @@ export const make = (options?: Partial<Options>): Effect.Effect<FakeAuthorizatio
       httpClient,
       approve,
       deny,
+      prompt,
       issueGrant,
       inject: (fault) => Ref.update(faultsRef, (queue) => [...queue, { fault, remaining: fault.times ?? 1 }]),
       pendingFaults: Effect.map(Ref.get(faultsRef), (queue) => queue.map(({ fault }) => fault)),

@@ -12,3 +12,9 @@ export * as OAuthTest from "./OAuthTest.js"
  * @since 0.1.0
  */
 export * as TestTokenStore from "./TestTokenStore.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as FakeAuthorizationServerHttp from "./FakeAuthorizationServerHttp.js"
+

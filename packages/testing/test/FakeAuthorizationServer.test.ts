@@ -930,3 +930,212 @@ describe("FakeAuthorizationServer", () => {
       })))
   })
 })
+
+describe("FakeAuthorizationServer metadata (RFC 8414, S31)", () => {
+  const oauthMetadata = "https://app.credal.ai/.well-known/oauth-authorization-server"
+  const openIdConfiguration = "https://app.credal.ai/.well-known/openid-configuration"
+
+  const documentOf = (answer: Answer) =>
+    Effect.sync(() => {
+      assert.strictEqual(answer.status, 200, answer.text)
+      const body: unknown = JSON.parse(answer.text)
+      assert.isTrue(typeof body === "object" && body !== null && !Array.isArray(body))
+      return body as Record<string, unknown>
+    })
+
+  const expected = {
+    issuer: "https://app.credal.ai",
+    authorization_endpoint: authorizeEndpoint,
+    token_endpoint: tokenEndpoint,
+    revocation_endpoint: revokeEndpoint,
+    response_types_supported: ["code"],
+    response_modes_supported: ["query"],
+    grant_types_supported: ["authorization_code", "refresh_token"],
+    code_challenge_methods_supported: ["S256"],
+    token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    scopes_supported: [scope],
+    authorization_response_iss_parameter_supported: true
+  }
+
+  it.effect("GET /.well-known/oauth-authorization-server answers the RFC 8414 document of the server (S31)", () =>
+    run(Effect.gen(function*() {
+      const answer = yield* send(HttpClientRequest.get(oauthMetadata))
+      assert.match(answer.headers["content-type"] ?? "", /^application\/json/)
+      assert.deepStrictEqual(yield* documentOf(answer), expected)
+    })))
+
+  it.effect("GET /.well-known/openid-configuration answers the same document (OpenID variant of S31)", () =>
+    run(Effect.gen(function*() {
+      assert.deepStrictEqual(yield* documentOf(yield* send(HttpClientRequest.get(openIdConfiguration))), expected)
+    })))
+
+  it.effect("the metadata option chooses which documents are served; the others are 404 (S31)", () =>
+    Effect.gen(function*() {
+      const statuses = (metadata: FakeAuthorizationServer.MetadataMode | undefined) =>
+        run(
+          Effect.all([
+            Effect.map(send(HttpClientRequest.get(oauthMetadata)), (answer) => answer.status),
+            Effect.map(send(HttpClientRequest.get(openIdConfiguration)), (answer) => answer.status)
+          ]),
+          metadata === undefined ? {} : { metadata }
+        )
+      assert.deepStrictEqual(yield* statuses(undefined), [200, 200])
+      assert.deepStrictEqual(yield* statuses("both"), [200, 200])
+      assert.deepStrictEqual(yield* statuses("oauth"), [200, 404])
+      assert.deepStrictEqual(yield* statuses("openid"), [404, 200])
+      assert.deepStrictEqual(yield* statuses("none"), [404, 404])
+    }))
+
+  it.effect("an issuer with a path: RFC 8414 puts the well-known segment before the path, OpenID after it (S31)", () =>
+    run(
+      Effect.gen(function*() {
+        const server = yield* Server
+        assert.strictEqual(
+          server.endpoints.oauthMetadata,
+          "https://auth.example.com/.well-known/oauth-authorization-server/tenants/acme"
+        )
+        assert.strictEqual(
+          server.endpoints.openIdConfiguration,
+          "https://auth.example.com/tenants/acme/.well-known/openid-configuration"
+        )
+        const document = yield* documentOf(yield* send(HttpClientRequest.get(server.endpoints.oauthMetadata)))
+        assert.strictEqual(document.issuer, "https://auth.example.com/tenants/acme")
+        assert.strictEqual(document.token_endpoint, "https://auth.example.com/tenants/acme/api/oauth/token")
+        yield* documentOf(yield* send(HttpClientRequest.get(server.endpoints.openIdConfiguration)))
+        const misplaced = [
+          "https://auth.example.com/tenants/acme/.well-known/oauth-authorization-server",
+          "https://auth.example.com/.well-known/oauth-authorization-server",
+          "https://auth.example.com/.well-known/openid-configuration"
+        ]
+        for (const url of misplaced) {
+          assert.strictEqual((yield* send(HttpClientRequest.get(url))).status, 404, url)
+        }
+      }),
+      { issuer: "https://auth.example.com/tenants/acme" }
+    ))
+
+  it.effect("metadataIssuer makes the document claim another issuer, for testing S31 rejection", () =>
+    run(
+      Effect.gen(function*() {
+        const document = yield* documentOf(yield* send(HttpClientRequest.get(oauthMetadata)))
+        assert.strictEqual(document.issuer, "https://evil.example")
+        assert.strictEqual(document.token_endpoint, tokenEndpoint)
+      }),
+      { metadataIssuer: "https://evil.example" }
+    ))
+
+  it.effect("the document follows the options: clients' auth methods, scopes, iss support (RFC 9207)", () =>
+    run(
+      Effect.gen(function*() {
+        const document = yield* documentOf(yield* send(HttpClientRequest.get(oauthMetadata)))
+        assert.deepStrictEqual(document.token_endpoint_auth_methods_supported, ["client_secret_post"])
+        assert.deepStrictEqual(document.revocation_endpoint_auth_methods_supported, ["client_secret_post"])
+        assert.deepStrictEqual(document.scopes_supported, ["read", "write"])
+        assert.strictEqual(document.authorization_response_iss_parameter_supported, false)
+      }),
+      {
+        clients: [{ ...FakeAuthorizationServer.defaultClient, authMethods: ["client_secret_post"] }],
+        scopes: ["read", "write"],
+        includeIssInCallback: false
+      }
+    ))
+
+  it.effect("metadata requests are logged as `metadata`, only GET is allowed, and faults can target them", () =>
+    run(Effect.gen(function*() {
+      const server = yield* Server
+      const posted = yield* send(HttpClientRequest.post(oauthMetadata))
+      assert.strictEqual(posted.status, 405)
+      assert.strictEqual(posted.headers["allow"], "GET")
+      yield* server.inject(Fault.Status({ endpoint: "metadata", status: 500, body: "<html>oops</html>" }))
+      const failed = yield* send(HttpClientRequest.get(oauthMetadata))
+      assert.strictEqual(failed.status, 500)
+      assert.strictEqual(failed.text, "<html>oops</html>")
+      yield* documentOf(yield* send(HttpClientRequest.get(oauthMetadata)))
+      const entries = yield* server.requests
+      assert.deepStrictEqual(entries.map((e) => [e.endpoint, e.status, e.fault]), [
+        ["metadata", 405, undefined],
+        ["metadata", 500, "Status"],
+        ["metadata", 200, undefined]
+      ])
+      assert.strictEqual((yield* server.counters).token, 0)
+    })))
+})
+
+describe("FakeAuthorizationServer.prompt (RFC 6749 §4.1.2.1)", () => {
+  it.effect("a valid request yields the consent to ask for, without logging or issuing a code (S9)", () =>
+    run(Effect.gen(function*() {
+      const server = yield* Server
+      const prompt = yield* server.prompt(authorizationUrl({ state: "xyz" }))
+      assert.deepStrictEqual(prompt, {
+        _tag: "Consent",
+        clientId: "test-client",
+        redirectUri,
+        scope: [scope],
+        state: "xyz"
+      })
+      const noScope = yield* server.prompt(authorizationUrl({ scope: undefined }))
+      assert.deepStrictEqual(noScope._tag === "Consent" ? noScope.scope : [], [scope])
+      assert.isEmpty(yield* server.requests)
+      assert.isEmpty(yield* server.grants)
+    })))
+
+  it.effect("a bad client or a redirect URI not matching exactly fails as approve does, without a redirect (S4, §4.1.2.1)", () =>
+    run(Effect.gen(function*() {
+      const server = yield* Server
+      const unknownClient = yield* Effect.flip(server.prompt(authorizationUrl({ client_id: "nobody" })))
+      assert.strictEqual(unknownClient.reason, "InvalidClient")
+      const badRedirect = yield* Effect.flip(server.prompt(authorizationUrl({ redirect_uri: "https://evil.example" })))
+      assert.strictEqual(badRedirect.reason, "InvalidRedirectUri")
+      assert.deepStrictEqual((yield* server.requests).map((e) => [e.endpoint, e.status]), [
+        ["authorize", 400],
+        ["authorize", 400]
+      ])
+    })))
+
+  it.effect("any other invalid parameter is the error redirect approve would return, logged (S3, S7, §4.1.2.1)", () =>
+    run(Effect.gen(function*() {
+      const server = yield* Server
+      const prompt = yield* server.prompt(authorizationUrl({ scope: "admin" }))
+      assert.strictEqual(prompt._tag, "Redirect")
+      const url = prompt._tag === "Redirect" ? prompt.url : new URL("about:blank")
+      assert.strictEqual(url.searchParams.get("error"), "invalid_scope")
+      assert.strictEqual(url.searchParams.get("state"), "state-123")
+      assert.strictEqual(url.searchParams.get("iss"), "https://app.credal.ai")
+      const plain = yield* server.prompt(authorizationUrl({ code_challenge_method: "plain" }))
+      assert.strictEqual(plain._tag === "Redirect" ? plain.url.searchParams.get("error") : "", "invalid_request")
+      assert.strictEqual((yield* server.counters).authorize, 2)
+      assert.isEmpty(yield* server.grants)
+    })))
+})
+
+describe("loopback redirect URIs (RFC 8252 §7.3)", () => {
+  const onPort = (port: number) => `http://127.0.0.1:${port}/callback`
+
+  it.effect("by default a loopback redirect URI must match exactly, port included (S4)", () =>
+    run(
+      Effect.gen(function*() {
+        const server = yield* Server
+        const error = yield* Effect.flip(server.approve(authorizationUrl({ redirect_uri: onPort(54321) })))
+        assert.strictEqual(error.reason, "InvalidRedirectUri")
+      })
+    ))
+
+  it.effect("with loopbackAnyPort a registered loopback URI matches on any port, and only the port may differ (S4)", () =>
+    run(
+      Effect.gen(function*() {
+        const server = yield* Server
+        const callback = yield* server.approve(authorizationUrl({ redirect_uri: onPort(54321) }))
+        assert.strictEqual(callback.origin + callback.pathname, onPort(54321))
+        const otherPath = yield* Effect.flip(
+          server.approve(authorizationUrl({ redirect_uri: "http://127.0.0.1:54321/elsewhere" }))
+        )
+        assert.strictEqual(otherPath.reason, "InvalidRedirectUri")
+        const otherHost = yield* Effect.flip(
+          server.approve(authorizationUrl({ redirect_uri: "http://localhost:54321/callback" }))
+        )
+        assert.strictEqual(otherHost.reason, "InvalidRedirectUri")
+      }),
+      { loopbackAnyPort: true }
+    ))
+})

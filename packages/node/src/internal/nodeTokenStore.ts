@@ -1,0 +1,270 @@
+import { TokenStoreError, VersionConflict } from "@effect-oauth/core/OAuthError"
+import type * as TokenSet from "@effect-oauth/core/TokenSet"
+import * as TokenStore from "@effect-oauth/core/TokenStore"
+import type * as PlatformError from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
+import { homedir } from "node:os"
+import * as LockFile from "./lockFile.js"
+import * as TokenFile from "./tokenFile.js"
+
+/** Options of `NodeTokenStore.make`; documented on the public module. */
+export interface Options {
+  readonly path: string
+  readonly pollInterval?: Duration.DurationInput | undefined
+  readonly mutexLease?: Duration.DurationInput | undefined
+  readonly maxFileSize?: number | undefined
+  readonly staleTempAge?: Duration.DurationInput | undefined
+}
+
+type Operation = TokenStoreError["operation"]
+
+const expandHome = (file: string): string =>
+  file === "~" || file.startsWith("~/") || file.startsWith("~\\") ? homedir() + file.slice(1) : file
+
+const clamp = (value: number, min: number, max: number): number => Math.min(max, Math.max(min, value))
+
+/** The store; see the public module for the design. */
+export const make = (
+  options: Options
+): Effect.Effect<TokenStore.Service, never, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    // A symlinked token file is written through its link: the rename replaces the file it points to.
+    const resolved = path.resolve(expandHome(options.path))
+    const file = yield* Effect.orElseSucceed(fs.realPath(resolved), () => resolved)
+    // Infinite durations are clamped: a lease must survive JSON, and a poll must come back.
+    const pollMillis = clamp(Duration.toMillis(options.pollInterval ?? Duration.millis(50)), 1, 60_000)
+    const maxBytes = options.maxFileSize ?? 64 * 1024 * 1024
+    const identity = yield* LockFile.makeIdentity(fs)
+    const mutex = LockFile.make(fs, path, {
+      lockPath: `${file}.lock`,
+      leaseMillis: clamp(Duration.toMillis(options.mutexLease ?? Duration.seconds(10)), 100, 86_400_000),
+      pollMillis,
+      identity
+    })
+    // The fibers of this store take the file mutex one at a time, so they never poll for each other.
+    const permits = yield* Effect.makeSemaphore(1)
+    const locks = yield* TokenStore.makeLockTable
+    yield* TokenFile.removeStaleTemps(
+      fs,
+      path,
+      file,
+      yield* Clock.currentTimeMillis,
+      Duration.toMillis(options.staleTempAge ?? Duration.minutes(10))
+    )
+
+    const unavailable = (operation: Operation, key: string) => (error: PlatformError.PlatformError) =>
+      new TokenStoreError({ operation, reason: "Unavailable", key, detail: error.message })
+
+    const readDocument = (operation: Operation, key: string) =>
+      TokenFile.read(fs, file, maxBytes).pipe(
+        Effect.catchTags({
+          CorruptDocument: (error) =>
+            new TokenStoreError({
+              operation,
+              reason: "Corrupt",
+              key,
+              detail: `${file} is not a usable token file: ${error.why}. It was kept as it is; ` +
+                "move it away or remove it to start over"
+            }),
+          SystemError: (error) => unavailable(operation, key)(error),
+          BadArgument: (error) => unavailable(operation, key)(error)
+        })
+      )
+
+    const write = (
+      document: TokenFile.Document,
+      operation: Operation,
+      key: string,
+      commit: Effect.Effect<void, TokenStoreError>
+    ) =>
+      TokenFile.replace(fs, path, file, TokenFile.toText(document), commit).pipe(
+        Effect.catchTags({
+          SystemError: (error) => unavailable(operation, key)(error),
+          BadArgument: (error) => unavailable(operation, key)(error)
+        })
+      )
+
+    /**
+     * Runs `body` under the file mutex, uninterruptibly once the mutex is taken: a write is never
+     * cut in half by an interruption, and the mutex is always released. `commit` is the check the
+     * body's write makes right before its rename.
+     */
+    const withMutex = <A, E>(
+      operation: Operation,
+      key: string,
+      body: (commit: Effect.Effect<void, TokenStoreError>) => Effect.Effect<A, E>
+    ): Effect.Effect<A, E | TokenStoreError> =>
+      permits.withPermits(1)(
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(
+            Effect.mapError(mutex.acquire(restore), unavailable(operation, key)),
+            (holder) =>
+              Effect.ensuring(
+                body(
+                  mutex.check(holder).pipe(
+                    Effect.catchTags({
+                      MutexLost: (error) =>
+                        new TokenStoreError({ operation, reason: "LockLost", key, detail: error.why }),
+                      SystemError: (error) => unavailable(operation, key)(error),
+                      BadArgument: (error) => unavailable(operation, key)(error)
+                    })
+                  )
+                ),
+                mutex.release(holder)
+              )
+          )
+        )
+      )
+
+    const checkVersion = (
+      document: TokenFile.Document,
+      key: string,
+      options: TokenStore.WriteOptions | undefined
+    ): Effect.Effect<void, VersionConflict> => {
+      const expected = options?.expectedVersion
+      const actual = document.records.get(key)?.version ?? null
+      return expected === undefined || expected === actual
+        ? Effect.void
+        : Effect.fail(new VersionConflict({ key, expected, actual }))
+    }
+
+    /** The leases that have not run out. */
+    const liveLeases = (leases: ReadonlyMap<string, TokenFile.Lease>, now: number) =>
+      new Map([...leases].filter(([, lease]) => lease.expiresAt > now))
+
+    /** Until when someone holds the key's lock; `undefined` when no one does. */
+    const heldUntil = (document: Option.Option<TokenFile.Document>, key: string, now: number) => {
+      const lease = Option.getOrUndefined(document)?.leases.get(key)
+      if (lease === undefined || lease.expiresAt <= now) return Effect.succeed(undefined)
+      return Effect.map(LockFile.isDead(identity, lease), (dead) => dead ? undefined : lease.expiresAt)
+    }
+
+    const get = Effect.fn("NodeTokenStore.get")(function*(key: string) {
+      const document = yield* readDocument("get", key)
+      const entry = Option.getOrUndefined(document)?.records.get(key)
+      if (entry === undefined) return Option.none<TokenStore.Versioned>()
+      const tokens = yield* TokenStore.decodeRecord(key, entry.record)
+      return Option.some<TokenStore.Versioned>({ tokens, version: entry.version })
+    })
+
+    const set = Effect.fn("NodeTokenStore.set")(
+      function*(key: string, tokens: TokenSet.TokenSet, options?: TokenStore.WriteOptions) {
+        const record = yield* TokenStore.encodeRecord(tokens)
+        return yield* withMutex("set", key, (commit) =>
+          Effect.gen(function*() {
+            const now = yield* Clock.currentTimeMillis
+            const document = Option.getOrElse(yield* readDocument("set", key), () => TokenFile.empty(now))
+            yield* checkVersion(document, key, options)
+            const version = document.sequence + 1
+            const records = new Map(document.records).set(key, { version, record })
+            yield* write({ sequence: version, records, leases: liveLeases(document.leases, now) }, "set", key, commit)
+            return version
+          }))
+      }
+    )
+
+    const remove = Effect.fn("NodeTokenStore.remove")(function*(key: string, options?: TokenStore.WriteOptions) {
+      return yield* withMutex("remove", key, (commit) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const document = Option.getOrElse(yield* readDocument("remove", key), () => TokenFile.empty(now))
+          yield* checkVersion(document, key, options)
+          if (!document.records.has(key)) return false
+          const records = new Map(document.records)
+          records.delete(key)
+          yield* write(
+            { sequence: document.sequence, records, leases: liveLeases(document.leases, now) },
+            "remove",
+            key,
+            commit
+          )
+          return true
+        }))
+    })
+
+    /** Frees the key's lease if it is still the one with this fence. Best effort: leases run out. */
+    const releaseLease = (key: string, fence: number): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const peek = yield* readDocument("lock", key)
+        if (Option.getOrUndefined(peek)?.leases.get(key)?.fence !== fence) return
+        yield* withMutex("lock", key, (commit) =>
+          Effect.gen(function*() {
+            const now = yield* Clock.currentTimeMillis
+            const document = yield* readDocument("lock", key)
+            if (Option.isNone(document) || document.value.leases.get(key)?.fence !== fence) return
+            const leases = liveLeases(document.value.leases, now)
+            leases.delete(key)
+            yield* write({ ...document.value, leases }, "lock", key, commit)
+          }))
+      }).pipe(Effect.ignore)
+
+    /** Takes the key's lease if it is free; `undefined` when someone else holds it. */
+    const takeLease = (
+      key: string,
+      leaseMillis: number,
+      held: Scope.Scope,
+      commit: Effect.Effect<void, TokenStoreError>
+    ) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const document = Option.getOrElse(yield* readDocument("lock", key), () => TokenFile.empty(now))
+        if ((yield* heldUntil(Option.some(document), key, now)) !== undefined) return undefined
+        const fence = document.sequence + 1
+        const expiresAt = Math.min(now + leaseMillis, Number.MAX_SAFE_INTEGER)
+        const leases = liveLeases(document.leases, now).set(key, {
+          fence,
+          expiresAt,
+          pid: identity.pid,
+          host: identity.host
+        })
+        yield* write({ sequence: fence, records: document.records, leases }, "lock", key, commit)
+        // Still under the mutex's uninterruptible region: the lease is never taken without its release.
+        yield* Scope.addFinalizer(held, releaseLease(key, fence))
+        const lock: TokenStore.Lock = { key, fence, expiresAt }
+        return lock
+      })
+
+    const acquireLease = (key: string, leaseMillis: number, held: Scope.Scope) =>
+      Effect.gen(function*() {
+        // Fibers of this store queue in memory and are handed the key at once on release; only the
+        // one in front polls the file for holders in other stores and processes.
+        yield* Scope.extend(locks.acquire(key, leaseMillis), held)
+        let delay = Math.min(5, pollMillis)
+        while (true) {
+          const now = yield* Clock.currentTimeMillis
+          const until = yield* heldUntil(yield* readDocument("lock", key), key, now)
+          if (until === undefined) {
+            const lock = yield* withMutex("lock", key, (commit) => takeLease(key, leaseMillis, held, commit))
+            if (lock !== undefined) return lock
+          } else {
+            const jitter = 0.5 + (yield* Random.next)
+            yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(delay * jitter, until - now))))
+            delay = Math.min(delay * 2, pollMillis)
+          }
+        }
+      })
+
+    const lock = Effect.fn("NodeTokenStore.lock")(
+      function*(key: string, options: { readonly lease: Duration.DurationInput }) {
+        const leaseMillis = Duration.toMillis(options.lease)
+        const held = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+        return yield* acquireLease(key, leaseMillis, held).pipe(
+          Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(held, exit))
+        )
+      }
+    )
+
+    const service: TokenStore.Service = { get, set, remove, lock }
+    return service
+  })
