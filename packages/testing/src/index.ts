@@ -17,4 +17,3 @@ export * as TestTokenStore from "./TestTokenStore.js"
  * @since 0.1.0
  */
 export * as FakeAuthorizationServerHttp from "./FakeAuthorizationServerHttp.js"
-
