@@ -345,7 +345,10 @@ export const make = (
     const lookup = (key: string): Effect.Effect<Entry, GetError> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const entry = cache.get(key)
-        return entry !== undefined && !entry.rejected && now < entry.refreshAt ? Effect.succeed(entry) : slow(key)
+        if (entry !== undefined && !entry.rejected && now < entry.refreshAt) return Effect.succeed(entry)
+        // Callers arriving while a refresh is in flight just wait for it, without a span of their own.
+        const flight = flights.get(key)
+        return flight !== undefined ? Deferred.await(flight) : slow(key)
       })
 
     const get = (key: string) => Effect.map(lookup(key), (entry) => entry.accessToken)

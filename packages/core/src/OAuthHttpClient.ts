@@ -8,6 +8,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Redacted from "effect/Redacted"
@@ -47,19 +48,26 @@ export const authorize: {
 ): HttpClient.HttpClient.With<Error<E>, R> => {
   const send = (request: HttpClientRequest.HttpClientRequest, token: Redacted.Redacted<string>) =>
     client.execute(HttpClientRequest.bearerToken(request, token))
+  // After a 401 for the token just sent: one forced refresh, one retry with a different token, and
+  // a second 401 is the answer (never a loop).
+  const retry = (
+    request: HttpClientRequest.HttpClientRequest,
+    token: Redacted.Redacted<string>,
+    rejected: HttpClientResponse.HttpClientResponse
+  ) =>
+    Effect.zipRight(
+      tokens.invalidate(key, token),
+      Effect.flatMap(tokens.get(key), (next) =>
+        Redacted.value(next) === Redacted.value(token) ? Effect.succeed(rejected) : send(request, next))
+    )
   return HttpClient.makeWith<never, never, Error<E>, R>(
     (requestEffect) =>
       Effect.flatMap(requestEffect, (request) =>
-        Effect.gen(function*() {
-          const token = yield* tokens.get(key)
-          const response = yield* send(request, token)
-          if (response.status !== 401) return response
-          yield* tokens.invalidate(key, token)
-          const next = yield* tokens.get(key)
-          // Only one retry, and only with a different token: a second 401 is the answer.
-          if (Redacted.value(next) === Redacted.value(token)) return response
-          return yield* send(request, next)
-        })),
+        Effect.flatMap(tokens.get(key), (token) =>
+          Effect.flatMap(
+            send(request, token),
+            (response) => response.status === 401 ? retry(request, token, response) : Effect.succeed(response)
+          ))),
     Effect.succeed
   )
 })

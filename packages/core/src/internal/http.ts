@@ -77,18 +77,19 @@ export const readBody = (
   response: HttpClientResponse.HttpClientResponse,
   endpoint: Endpoint
 ): Effect.Effect<string, HttpError> => {
-  const tooLarge = new HttpError({
-    endpoint,
-    reason: "TooLarge",
-    status: response.status,
-    detail: `more than ${maxBodyBytes} bytes`
-  })
+  const tooLarge = () =>
+    new HttpError({
+      endpoint,
+      reason: "TooLarge",
+      status: response.status,
+      detail: `more than ${maxBodyBytes} bytes`
+    })
   const declared = Number(response.headers["content-length"])
-  if (Number.isFinite(declared) && declared > maxBodyBytes) return Effect.fail(tooLarge)
+  if (Number.isFinite(declared) && declared > maxBodyBytes) return Effect.fail(tooLarge())
   return response.stream.pipe(
     Stream.runFoldEffect({ size: 0, chunks: [] as Array<Uint8Array> }, (acc, chunk) => {
       const size = acc.size + chunk.length
-      if (size > maxBodyBytes) return Effect.fail(tooLarge)
+      if (size > maxBodyBytes) return Effect.fail(tooLarge())
       acc.chunks.push(chunk)
       return Effect.succeed({ size, chunks: acc.chunks })
     }),
