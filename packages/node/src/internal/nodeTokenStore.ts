@@ -13,17 +13,9 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import { homedir } from "node:os"
+import type { Options } from "../NodeTokenStore.js"
 import * as LockFile from "./lockFile.js"
 import * as TokenFile from "./tokenFile.js"
-
-/** Options of `NodeTokenStore.make`; documented on the public module. */
-export interface Options {
-  readonly path: string
-  readonly pollInterval?: Duration.DurationInput | undefined
-  readonly mutexLease?: Duration.DurationInput | undefined
-  readonly maxFileSize?: number | undefined
-  readonly staleTempAge?: Duration.DurationInput | undefined
-}
 
 type Operation = TokenStoreError["operation"]
 
