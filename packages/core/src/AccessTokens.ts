@@ -19,6 +19,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -173,6 +174,8 @@ export const make = (
     // happens in one synchronous step, which the Effect runtime never interleaves.
     const cache = new Map<string, Entry>()
     const flights = new Map<string, Flight>()
+    // Store versions judged dead whose removal failed: their refresh token is never sent again.
+    const dead = new Map<string, number | null>()
 
     const entryOf = (tokens: TokenSet.TokenSet, version: number | null, unpersisted: boolean): Entry => ({
       tokens,
@@ -208,8 +211,14 @@ export const make = (
       Effect.gen(function*() {
         yield* forget(key)
         if (Option.isSome(version)) {
-          // Only the record we judged dead is removed; a newer sign-in stays.
-          yield* Effect.ignore(store.remove(key, { expectedVersion: version.value }))
+          // Only the record we judged dead is removed (a newer sign-in stays), with the write retries of
+          // new tokens; until it is gone this process never sends its refresh token again.
+          dead.set(key, version.value)
+          yield* store.remove(key, { expectedVersion: version.value }).pipe(
+            Effect.retry({ schedule: writeRetry, while: (error) => error._tag === "TokenStoreError" }),
+            Effect.tap(() => Effect.sync(() => dead.delete(key))),
+            Effect.ignore
+          )
         }
         yield* Metric.increment(reauthorizationCounter)
         return yield* new ReauthorizationRequired({ reason, key })
@@ -294,7 +303,14 @@ export const make = (
           if (Either.isRight(written)) remember(key, cached.tokens, written.right)
         }
         if (current === undefined) {
+          dead.delete(key)
           return yield* reauthorize(key, "no-tokens", Option.none())
+        }
+        if (dead.has(key)) {
+          if (dead.get(key) === current.version) {
+            return yield* reauthorize(key, "refresh-token-rejected", Option.some(current.version))
+          }
+          dead.delete(key)
         }
         const now = yield* Clock.currentTimeMillis
         const due = DateTime.toEpochMillis(current.tokens.expiresAt) - window <= now
@@ -325,15 +341,26 @@ export const make = (
           const rejected = cache.get(key)
           const deferred = Deferred.unsafeMake<Entry, GetError>(FiberId.none)
           flights.set(key, deferred)
+          // Every end of the flight, interruption by a shutting-down layer included, reaches its waiters.
           const run = flight(key, rejected?.rejected === true ? Redacted.value(rejected.accessToken) : undefined).pipe(
-            Effect.exit,
-            Effect.flatMap((exit) => Deferred.done(deferred, exit)),
-            Effect.ensuring(Effect.sync(() => {
-              if (flights.get(key) === deferred) flights.delete(key)
-            }))
+            Effect.onExit((exit) =>
+              Effect.zipRight(
+                Effect.sync(() => {
+                  if (flights.get(key) === deferred) flights.delete(key)
+                }),
+                Deferred.done(deferred, exit)
+              )
+            )
           )
           // The flight runs in the service's scope, not the caller's: interrupting callers leaves it be.
-          return Effect.zipRight(Effect.forkIn(Effect.interruptible(run), scope), restore(Deferred.await(deferred)))
+          // A flight that never starts (its scope already closed) still ends its waiters.
+          return Effect.flatMap(Effect.forkIn(Effect.interruptible(run), scope), (fiber) => {
+            fiber.addObserver((exit) => {
+              if (flights.get(key) === deferred) flights.delete(key)
+              if (Exit.isFailure(exit)) Deferred.unsafeDone(deferred, Effect.failCause(exit.cause))
+            })
+            return restore(Deferred.await(deferred))
+          })
         })
       )
 

@@ -60,6 +60,9 @@ export const sendOnce = (
   request: HttpClientRequest.HttpClientRequest
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, SendFailure> =>
   client.execute(request).pipe(
+    // The timeout must be able to abort the request even inside an uninterruptible refresh: otherwise
+    // it would wait for a late answer and then throw it away.
+    Effect.interruptible,
     Effect.timeoutFail({
       duration: config.requestTimeout,
       onTimeout: () => new HttpError({ endpoint, reason: "Timeout" }) as SendFailure
