@@ -14,7 +14,6 @@
  */
 import * as SqlTokenStore from "@effect-oauth/sql/SqlTokenStore"
 import * as FakeAuthorizationServer from "@effect-oauth/testing/FakeAuthorizationServer"
-import * as NodeFakeAuthorizationServer from "@effect-oauth/testing/NodeFakeAuthorizationServer"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -24,7 +23,15 @@ import * as Layer from "effect/Layer"
 import { randomUUID } from "node:crypto"
 import { inject } from "vitest"
 import { pgClient } from "./utils.js"
-import { clientConfig, fingerprint, missingDist, runWorkers, signInUsers, type Worker } from "./workers.js"
+import {
+  clientConfig,
+  fingerprint,
+  missingDist,
+  runWorkers,
+  signInUsers,
+  strictFakeServer,
+  type Worker
+} from "./workers.js"
 
 const lifetimeMillis = 3_000
 const refreshWindowMillis = 1_500
@@ -191,14 +198,7 @@ describe("a worker killed mid-refresh (PostgreSQL store)", () => {
         )
       }).pipe(
         Effect.provide(
-          NodeFakeAuthorizationServer.layer({
-            server: {
-              accessTokenLifetime: Duration.millis(lifetimeMillis),
-              rotateRefreshTokens: true,
-              reuseRevokesFamily: true,
-              refreshGraceWindow: Duration.zero
-            }
-          })
+          strictFakeServer(lifetimeMillis)
         )
       ),
     90_000

@@ -5,16 +5,14 @@
  */
 import * as SqlTokenStore from "@effect-oauth/sql/SqlTokenStore"
 import * as FakeAuthorizationServer from "@effect-oauth/testing/FakeAuthorizationServer"
-import * as NodeFakeAuthorizationServer from "@effect-oauth/testing/NodeFakeAuthorizationServer"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { randomUUID } from "node:crypto"
 import * as path from "node:path"
 import { inject } from "vitest"
 import { pgClient, sqliteClient, tempDir } from "./utils.js"
-import { clientConfig, missingDist, runWorkers, signInUsers, type WorkerExit } from "./workers.js"
+import { clientConfig, missingDist, runWorkers, signInUsers, strictFakeServer, type WorkerExit } from "./workers.js"
 
 // Tokens live 3 s (the fake answers `expires_in` in whole seconds) and are refreshed 1.5 s before
 // they expire: one refresh per user every 1.5 s, so 11 s cross at least 5 expiries, with 1.5 s of
@@ -139,14 +137,7 @@ describe("8 worker processes sharing one store and one authorization server over
           }
         }).pipe(
           Effect.provide(
-            NodeFakeAuthorizationServer.layer({
-              server: {
-                accessTokenLifetime: Duration.millis(lifetimeMillis),
-                rotateRefreshTokens: true,
-                reuseRevokesFamily: true,
-                refreshGraceWindow: Duration.zero
-              }
-            })
+            strictFakeServer(lifetimeMillis)
           )
         ),
       90_000

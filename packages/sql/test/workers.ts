@@ -7,6 +7,7 @@ import { AccessTokens, type TokenStore } from "@effect-oauth/core"
 import * as NodeOAuth from "@effect-oauth/node/NodeOAuth"
 import { OAuthTest } from "@effect-oauth/testing"
 import * as FakeAuthorizationServer from "@effect-oauth/testing/FakeAuthorizationServer"
+import * as NodeFakeAuthorizationServer from "@effect-oauth/testing/NodeFakeAuthorizationServer"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -231,3 +232,14 @@ export const signInUsers = <E>(
         )
       )
     ))
+
+/** The fake authorization server over HTTP, strict: short access tokens, rotation, reuse revokes the family. */
+export const strictFakeServer = (lifetimeMillis: number) =>
+  NodeFakeAuthorizationServer.layer({
+    server: {
+      accessTokenLifetime: Duration.millis(lifetimeMillis),
+      rotateRefreshTokens: true,
+      reuseRevokesFamily: true,
+      refreshGraceWindow: Duration.zero
+    }
+  })
