@@ -1,16 +1,31 @@
-import type { OAuthClient } from "@effect-oauth/core"
-import { AccessTokens, OAuthError, PendingAuthorizations, TokenStore } from "@effect-oauth/core"
+import { AccessTokens, OAuthClient, OAuthError, PendingAuthorizations, TokenStore } from "@effect-oauth/core"
 import { NodeSignIn } from "@effect-oauth/node"
 import { FakeAuthorizationServer, OAuthTest } from "@effect-oauth/testing"
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
+import * as ConfigError from "effect/ConfigError"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
+import * as FastCheck from "effect/FastCheck"
+import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 
 const { Fault } = FakeAuthorizationServer
@@ -619,5 +634,358 @@ describe("NodeSignIn", () => {
           assert.isFalse(body.includes(secret), "a secret reached an error body")
         }
       }
+    }).pipe(Effect.provide(TestLayer)))
+})
+
+// -----------------------------------------------------------------------------
+// returnTo (S37), configuration (S39), replays (S40), logs, middleware
+// -----------------------------------------------------------------------------
+
+const siteBase = "https://app.example"
+
+/** Percent-decodes until stable (at most 8 rounds); undefined when malformed. */
+const decodeAll = (text: string): string | undefined => {
+  let current = text
+  for (let i = 0; i < 8; i++) {
+    if (!/%[0-9a-f]{2}/i.test(current)) return current
+    const next = Either.try(() => decodeURIComponent(current))
+    if (Either.isLeft(next)) return undefined
+    current = next.right
+  }
+  return undefined
+}
+
+/** An independent reading of "stays on this origin": every form a browser or server may take stays here. */
+const staysOnSite = (result: string): boolean => {
+  if (!result.startsWith("/") || result.startsWith("//") || result.includes("\\")) return false
+  if (new URL(result, siteBase).origin !== siteBase) return false
+  const decoded = decodeAll(new URL(result, siteBase).pathname)
+  if (decoded === undefined) return false
+  const slashed = decoded.replace(/\\/g, "/")
+  if (slashed.startsWith("//") || !URL.canParse(slashed, siteBase)) return false
+  const resolved = new URL(slashed, siteBase)
+  return resolved.origin === siteBase && !resolved.pathname.startsWith("//")
+}
+
+const pathPiece = FastCheck.constantFrom(
+  "/",
+  "//",
+  ".",
+  "..",
+  "%2e",
+  "%2E",
+  "%2e%2e",
+  "%2f",
+  "%2F",
+  "%5c",
+  "%5C",
+  "%252e",
+  "%252f",
+  "\\",
+  "evil.example",
+  "EVIL.example",
+  "a",
+  "dashboard",
+  "?x=1",
+  "#top",
+  "%09",
+  "@",
+  ":"
+)
+
+describe("NodeSignIn rules", () => {
+  it("safeReturnTo normalises dot segments, encoded and back slashes and case before deciding (S37)", () => {
+    for (
+      const attack of [
+        "//evil.example",
+        "/.//evil.example",
+        "/%2e//evil.example",
+        "/%2E//evil.example",
+        "/a/..//evil.example",
+        "/a/%2e%2e//evil.example",
+        "/a/%2E%2E//evil.example",
+        "/%2f%2fevil.example",
+        "/%2F/evil.example",
+        "/%5cevil.example",
+        "/%5Cevil.example",
+        "/\\evil.example",
+        "/%252e//evil.example",
+        "/a/..%2f..%2f/evil.example",
+        "/./%2e/.//evil.example",
+        "https://evil.example/",
+        "HTTPS://APP.EXAMPLE.COM//evil.example",
+        "javascript:alert(1)"
+      ]
+    ) {
+      assert.strictEqual(NodeSignIn.safeReturnTo(attack, ["https://app.example.com"], "/home"), "/home", attack)
+    }
+    assert.strictEqual(NodeSignIn.safeReturnTo("/dashboard?tab=1#top", [], "/home"), "/dashboard?tab=1#top")
+    assert.strictEqual(NodeSignIn.safeReturnTo("/a/../b", [], "/home"), "/b")
+    assert.strictEqual(
+      NodeSignIn.safeReturnTo("HTTPS://APP.EXAMPLE.COM/x", ["https://app.example.com"], "/home"),
+      "https://app.example.com/x"
+    )
+  })
+
+  it.prop(
+    "safeReturnTo never returns a target that leaves the site, over generated paths (S37)",
+    [FastCheck.array(pathPiece, { minLength: 1, maxLength: 8 })],
+    ([pieces]) => {
+      const input = "/" + pieces.join("")
+      const result = NodeSignIn.safeReturnTo(input, [], "/fallback")
+      return result === "/fallback" || staysOnSite(result)
+    },
+    { fastCheck: { numRuns: 2000 } }
+  )
+
+  it.scoped("every bad sign-in option fails the layer when it is built, naming the option (S39)", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [Partial<NodeSignIn.Options>, string]> = [
+        [{ cookieKeys: [{ id: "k", secret: Redacted.make("short") }] }, "cookieKeys"],
+        [{ cookieKeys: [keyA, { ...keyB, id: "a" }] }, "cookieKeys"],
+        [{ cookieKeys: [{ id: "bad id", secret: keyA.secret }] }, "cookieKeys"],
+        [{ origins: ["not a url"] }, "origins"],
+        [{ origins: ["ftp://app.example.com"] }, "origins"],
+        [{ paths: { callback: "/elsewhere" } }, "paths.callback"],
+        [{ paths: { login: "/same", logout: "/same" } }, "paths"],
+        [{ defaultReturnTo: "//evil.example" }, "defaultReturnTo"],
+        [{ afterLogout: "https://evil.example/" }, "afterLogout"],
+        [{ sessionCookie: "bad name;" }, "sessionCookie"],
+        [{ pendingCookie: "same", sessionCookie: "same" }, "sessionCookie"],
+        [{ sessionLifetime: Duration.zero }, "sessionLifetime"]
+      ]
+      for (const [options, field] of cases) {
+        const error = yield* Effect.flip(NodeSignIn.make({ cookieKeys: [keyA], ...options }))
+        assert.strictEqual(error._tag, "InvalidConfig", field)
+        assert.strictEqual(error.field, field)
+        assert.notInclude(error.message, Redacted.value(keyA.secret))
+      }
+      const built = yield* Effect.either(
+        Layer.build(NodeSignIn.layer({ cookieKeys: [{ id: "k", secret: Redacted.make("short") }] }))
+      )
+      assert.isTrue(Either.isLeft(built))
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scoped("layerConfig reads the cookie keys as a redacted variable and fails at start on a bad one (S39)", () =>
+    Effect.gen(function*() {
+      const good = `k1:${Redacted.value(keyA.secret)},k0:${Redacted.value(keyB.secret)}`
+      const withEnv = (env: Record<string, string>) =>
+        Layer.build(NodeSignIn.layerConfig()).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+        )
+      const context = yield* withEnv({ OAUTH_COOKIE_KEYS: good })
+      const signIn = Context.get(context, NodeSignIn.NodeSignIn)
+      const browser = makeBrowser(yield* setup(signIn))
+      yield* browser.request("/login")
+      assert.match(browser.cookies.get("oauth_pending")?.value ?? "", /^v1\.k1\./)
+
+      const short = yield* Effect.flip(withEnv({ OAUTH_COOKIE_KEYS: "k1:tooshort" }))
+      assert.strictEqual(short._tag, "InvalidConfig")
+      assert.notInclude(String(short), "tooshort")
+      const missing = yield* Effect.flip(withEnv({}))
+      assert.isTrue(ConfigError.isConfigError(missing))
+      const malformed = yield* Effect.flip(withEnv({ OAUTH_COOKIE_KEYS: "k1:abc,:secretvalue" }))
+      assert.isTrue(ConfigError.isConfigError(malformed))
+      assert.notInclude(String(malformed), "secretvalue")
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scoped("the callback route is the redirect URI's path (S4, S39)", () =>
+    Effect.gen(function*() {
+      const signIn = yield* NodeSignIn.make({ cookieKeys: [keyA] })
+      assert.strictEqual(signIn.paths.callback, "/oauth/callback")
+      const browser = makeBrowser(yield* setup(signIn))
+      const { callback, callbackUrl } = yield* signInFlow(browser)
+      assert.strictEqual(callbackUrl.pathname, "/oauth/callback")
+      assert.strictEqual(callback.status, 302)
+      assert.isTrue(Option.isSome(yield* currentKeyOf(signIn, browser)))
+    }).pipe(
+      Effect.provide(
+        AccessTokens.layer().pipe(
+          Layer.provideMerge(TokenStore.layerMemory),
+          Layer.provideMerge(PendingAuthorizations.layerMemory),
+          Layer.provideMerge(OAuthTest.layer({
+            server: {
+              clients: [{ ...FakeAuthorizationServer.defaultClient, redirectUris: [`${appOrigin}/oauth/callback`] }]
+            }
+          }))
+        )
+      )
+    ))
+
+  it.scoped("a callback replayed on another instance or after a restart never reaches the token endpoint when the token store is shared (S40, S2)", () =>
+    Effect.gen(function*() {
+      const server = yield* fake
+      const first = makeBrowser(yield* setup(yield* NodeSignIn.make({ cookieKeys: [keyA] })))
+      const { callback, callbackCookies, callbackUrl } = yield* signInFlow(first)
+      assert.strictEqual(callback.status, 302)
+      assert.strictEqual((yield* server.counters).authorizationCode, 1)
+
+      // Another instance (or this one restarted): its own OAuthClient and AccessTokens, the same store.
+      const other = yield* Layer.build(
+        AccessTokens.layer().pipe(
+          Layer.provideMerge(OAuthClient.layerWithConfig(OAuthTest.clientOptions())),
+          Layer.provideMerge(FakeAuthorizationServer.layerHttpClient)
+        )
+      )
+      const secondSignIn = yield* NodeSignIn.make({ cookieKeys: [keyA] }).pipe(Effect.provide(other))
+      const second = yield* setup(secondSignIn).pipe(Effect.provide(other))
+      const replay = yield* send(second, callbackUrl.pathname + callbackUrl.search, {
+        headers: { cookie: callbackCookies }
+      })
+      assert.strictEqual(replay.status, 400)
+      assert.include(yield* Effect.promise(() => replay.text()), "StateMismatch")
+      assert.strictEqual((yield* server.counters).authorizationCode, 1)
+      assert.isTrue(yield* server.isRefreshTokenValid((yield* server.grants)[0]?.refreshToken ?? ""))
+
+      // A fresh sign-in on the other instance still works.
+      const fresh = makeBrowser(second)
+      assert.strictEqual((yield* signInFlow(fresh)).callback.status, 302)
+      assert.strictEqual((yield* server.counters).authorizationCode, 2)
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scoped("the used-callback mark leaves the store once the code could not be used anyway (S40)", () =>
+    Effect.gen(function*() {
+      const store = yield* TokenStore.TokenStore
+      const browser = makeBrowser(yield* setup(yield* NodeSignIn.make({ cookieKeys: [keyA] })))
+      const { callbackUrl } = yield* signInFlow(browser)
+      const marker = "effect-oauth/signin-callback/" +
+        (yield* PendingAuthorizations.stateKey(callbackUrl.searchParams.get("state") ?? ""))
+      assert.isTrue(Option.isSome(yield* store.get(marker)))
+      yield* TestClock.adjust(Duration.minutes(11))
+      assert.isTrue(Option.isNone(yield* store.get(marker)))
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scoped("sign-ins are logged: started and completed at Debug with oauth.key, failures at Warning with reason, code and status, never a secret", () =>
+    Effect.gen(function*() {
+      const logs: Array<{ level: string; message: string; annotations: Record<string, unknown> }> = []
+      const capture = Logger.make(({ annotations, logLevel, message }) => {
+        logs.push({
+          level: logLevel.label,
+          message: Array.isArray(message) ? message.join(" ") : String(message),
+          annotations: Object.fromEntries(HashMap.toEntries(annotations))
+        })
+      })
+      yield* Effect.gen(function*() {
+        const server = yield* fake
+        const signIn = yield* NodeSignIn.make({ cookieKeys: [keyA] })
+        const browser = makeBrowser(yield* setup(signIn))
+        const ok = yield* signInFlow(browser)
+        const key = Option.getOrThrow(yield* currentKeyOf(signIn, browser))
+        yield* server.inject(
+          Fault.Status({
+            endpoint: "token",
+            status: 401,
+            body: JSON.stringify({ error: "invalid_client", error_description: "client secret test-secret is wrong" })
+          })
+        )
+        const failed = yield* signInFlow(makeBrowser(browser.handler))
+        assert.strictEqual(failed.callback.status, 502)
+        const page = yield* Effect.promise(() => failed.callback.text())
+        assert.include(page, "not set up correctly")
+
+        assert.isTrue(logs.some((log) => log.level === "DEBUG" && log.message === "sign-in started"))
+        assert.isTrue(
+          logs.some((log) =>
+            log.level === "DEBUG" && log.message === "sign-in completed" && log.annotations["oauth.key"] === key
+          )
+        )
+        const warning = logs.find((log) => log.message === "sign-in failed")
+        assert.strictEqual(warning?.level, "WARN")
+        assert.strictEqual(warning?.annotations["oauth.reason"], "ErrorResponse")
+        assert.strictEqual(warning?.annotations["oauth.error"], "invalid_client")
+        assert.strictEqual(warning?.annotations["oauth.status"], 401)
+        const secrets = [
+          "test-secret",
+          ok.callbackUrl.searchParams.get("code") ?? "",
+          ok.callbackUrl.searchParams.get("state") ?? "",
+          failed.callbackUrl.searchParams.get("code") ?? "",
+          ...Array.from(browser.cookies.values()).map((cookie) => cookie.value)
+        ]
+        const text = JSON.stringify(logs)
+        for (const secret of secrets) assert.notInclude(text, secret)
+      }).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+        Logger.withMinimumLogLevel(LogLevel.Debug)
+      )
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scoped("requireSignIn sends a signed-out browser to login with its path, answers 401 JSON otherwise, and provides the signed-in user", () =>
+    Effect.gen(function*() {
+      const signIn = yield* NodeSignIn.make({ cookieKeys: [keyA] })
+      const app = HttpRouter.empty.pipe(
+        HttpRouter.get(
+          "/me",
+          NodeSignIn.requireSignIn(Effect.gen(function*() {
+            const user = yield* NodeSignIn.SignedIn
+            const token = yield* Effect.orDie(user.accessToken)
+            return HttpServerResponse.unsafeJson({ key: user.key, token: Redacted.value(token).length > 0 })
+          }))
+        ),
+        HttpRouter.concat(signIn.router)
+      )
+      const handler = yield* Effect.map(
+        Effect.runtime<Services>(),
+        (runtime) =>
+          HttpApp.toWebHandlerRuntime(runtime)(app.pipe(Effect.provideService(NodeSignIn.NodeSignIn, signIn)))
+      )
+      const browser = makeBrowser(handler)
+      const out = yield* browser.request("/me?tab=2", { headers: { accept: "text/html" } })
+      assert.strictEqual(out.status, 302)
+      assert.strictEqual(location(out), "/login?returnTo=%2Fme%3Ftab%3D2")
+      const api = yield* browser.request("/me", { headers: { accept: "application/json" } })
+      assert.strictEqual(api.status, 401)
+
+      yield* signInFlow(browser, "/me")
+      const key = Option.getOrThrow(yield* currentKeyOf(signIn, browser))
+      const me = yield* browser.request("/me")
+      assert.strictEqual(me.status, 200)
+      assert.deepStrictEqual(yield* Effect.promise(() => me.json()), { key, token: true })
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scoped("the HttpApi Authentication middleware reads the session cookie and provides SignedIn; without it, 401", () =>
+    Effect.gen(function*() {
+      class Me extends HttpApiGroup.make("me").add(
+        HttpApiEndpoint.get("me", "/api/me").addSuccess(Schema.Struct({ key: Schema.String }))
+      ).middleware(NodeSignIn.Authentication) {}
+      class Api extends HttpApi.make("api").add(Me) {}
+      const MeLive = HttpApiBuilder.group(
+        Api,
+        "me",
+        (handlers) => handlers.handle("me", () => Effect.map(NodeSignIn.SignedIn, (user) => ({ key: user.key })))
+      )
+      const signIn = yield* NodeSignIn.make({ cookieKeys: [keyA] })
+      const signInLayer = Layer.succeed(NodeSignIn.NodeSignIn, signIn)
+      const ApiLive = HttpApiBuilder.api(Api).pipe(
+        Layer.provide(MeLive),
+        Layer.provide(NodeSignIn.layerAuthentication),
+        Layer.provide(signInLayer)
+      )
+      const web = HttpApiBuilder.toWebHandler(Layer.mergeAll(ApiLive, HttpServer.layerContext))
+      yield* Effect.addFinalizer(() => Effect.promise(() => web.dispose()))
+
+      const browser = makeBrowser(yield* setup(signIn))
+      const unauthenticated = yield* Effect.promise(() => web.handler(new Request(`${appOrigin}/api/me`)))
+      assert.strictEqual(unauthenticated.status, 401)
+      const forged = yield* Effect.promise(() =>
+        web.handler(new Request(`${appOrigin}/api/me`, { headers: { cookie: "oauth_session=v1.a.AAAA.BBBB" } }))
+      )
+      assert.strictEqual(forged.status, 401)
+
+      yield* signInFlow(browser)
+      const key = Option.getOrThrow(yield* currentKeyOf(signIn, browser))
+      const me = yield* Effect.promise(() =>
+        web.handler(new Request(`${appOrigin}/api/me`, { headers: { cookie: browser.cookieHeader("/api/me") } }))
+      )
+      assert.strictEqual(me.status, 200)
+      assert.deepStrictEqual(yield* Effect.promise(() => me.json()), { key })
+    }).pipe(Effect.provide(TestLayer)))
+
+  it.scoped("layerAuthentication refuses a NodeSignIn whose session cookie it cannot read (S39)", () =>
+    Effect.gen(function*() {
+      const signIn = yield* NodeSignIn.make({ cookieKeys: [keyA], sessionCookie: "my_session" })
+      const error = yield* Effect.flip(
+        Layer.build(NodeSignIn.layerAuthentication.pipe(Layer.provide(Layer.succeed(NodeSignIn.NodeSignIn, signIn))))
+      )
+      assert.strictEqual(error.field, "sessionCookie")
     }).pipe(Effect.provide(TestLayer)))
 })

@@ -10,7 +10,6 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type * as Arr from "effect/Array"
-import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -300,6 +299,8 @@ export const make = <E, R>(
     const tokenStore = yield* Effect.serviceOption(TokenStore.TokenStore)
     const keyContext = yield* Effect.context<R>()
     const scope = yield* Effect.scope
+    // The layer's clock, so that sessions expire on the same clock wherever they are read.
+    const clock = yield* Effect.clock
     // Keys are imported, or derived from passphrases, once: a bad key fails here (SPEC S39).
     const keys = yield* Crypto.deriveKeys(options.cookieKeys)
 
@@ -330,7 +331,7 @@ export const make = <E, R>(
         const opened = yield* Crypto.open(keys, "session", sealed)
         if (Option.isNone(opened)) return Option.none<string>()
         const session = yield* Effect.option(Schema.decode(SessionCookie)(opened.value))
-        const now = yield* Clock.currentTimeMillis
+        const now = yield* clock.currentTimeMillis
         return Option.isSome(session) && session.value.expiresAt > now ? Option.some(session.value.key) : Option.none()
       })
 
@@ -409,7 +410,7 @@ export const make = <E, R>(
         if (Option.isNone(tokenStore)) return
         const store = tokenStore.value
         const key = callbackMarkerPrefix + (yield* PendingAuthorizations.stateKey(Redacted.value(pending.state)))
-        const now = yield* Clock.currentTimeMillis
+        const now = yield* clock.currentTimeMillis
         const marker = yield* Effect.orDie(
           Schema.decodeUnknown(TokenSet.TokenSet)({
             accessToken: markerToken,
@@ -466,7 +467,7 @@ export const make = <E, R>(
       if (Either.isLeft(completed)) return yield* fail(completed.left)
       const { key, returnTo } = completed.right
 
-      const now = yield* Clock.currentTimeMillis
+      const now = yield* clock.currentTimeMillis
       const session = yield* Schema.encode(SessionCookie)({
         key,
         expiresAt: now + Duration.toMillis(sessionLifetime)
