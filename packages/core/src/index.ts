@@ -62,3 +62,4 @@ export * as PendingAuthorizations from "./PendingAuthorizations.js"
  * @since 0.1.0
  */
 export * as EncryptedTokenStore from "./EncryptedTokenStore.js"
+export * as Sealing from "./Sealing.js"
