@@ -16,10 +16,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import { TokenStoreError, VersionConflict } from "./OAuthError.js"
+import { describeParseError, TokenStoreError, VersionConflict } from "./OAuthError.js"
 import * as TokenSet from "./TokenSet.js"
 
 /**
@@ -109,15 +108,7 @@ export const decodeRecord = (key: string, text: string): Effect.Effect<TokenSet.
     Effect.catchTag(
       "ParseError",
       (error) =>
-        Effect.flatMap(ParseResult.ArrayFormatter.formatError(error), (issues) =>
-          new TokenStoreError({
-            operation: "get",
-            reason: "Corrupt",
-            key,
-            detail: issues.some((issue) => issue.path.length === 0)
-              ? "not a token record"
-              : `field ${issues.map((issue) => issue.path.join(".")).join(", ")} is invalid`
-          }))
+        new TokenStoreError({ operation: "get", reason: "Corrupt", key, detail: describeParseError(error, "record") })
     )
   )
 
