@@ -25,7 +25,7 @@ import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { InvalidConfig } from "./OAuthConfig.js"
+import { InvalidConfig } from "./OAuthError.js"
 
 /**
  * A key: its id (1 to 64 letters, digits, `-` or `_`; written into every value it seals) and its

@@ -17,10 +17,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import { TokenStoreError, VersionConflict } from "./OAuthError.js"
+import { describeParseError, TokenStoreError, VersionConflict } from "./OAuthError.js"
 import * as TokenSet from "./TokenSet.js"
 
 /**
@@ -160,15 +160,7 @@ const RecordJson = Schema.parseJson(Schema.Struct({
 }))
 
 const corrupt = (key: string, error: ParseResult.ParseError) =>
-  Effect.flatMap(ParseResult.ArrayFormatter.formatError(error), (issues) =>
-    new TokenStoreError({
-      operation: "get",
-      reason: "Corrupt",
-      key,
-      detail: issues.some((issue) => issue.path.length === 0)
-        ? "not a token record"
-        : `field ${issues.map((issue) => issue.path.join(".")).join(", ")} is invalid`
-    }))
+  new TokenStoreError({ operation: "get", reason: "Corrupt", key, detail: describeParseError(error, "record") })
 
 const unencodable = (key: string | undefined) =>
   new TokenStoreError({
