@@ -387,6 +387,20 @@ export type MalformedBodyKind =
  * - `CommitThenDrop`: real handling (state changes), then a `RequestError` with reason `Transport`.
  * - `TransportError`: a `RequestError` with reason `Transport`, state untouched.
  *
+ * The faults of a hostile server (SPEC S32–S34), for the library's tests and for users' own:
+ *
+ * - `StalledBody`: real handling (state changes); the status, the headers and the first `bytes` of the
+ *   body (default: half of it) arrive, then the body never ends. Over HTTP the socket stays open.
+ * - `StalledHeaders`: real handling (state changes); the headers never finish. In memory no response
+ *   arrives; over HTTP on Node the status line and part of the headers are written, then nothing.
+ * - `EchoRequest`: answers `status` (default 400) with an RFC 6749 §5.2 error (default
+ *   `invalid_request`) whose `error_description` and `error_uri` echo the request: its body, every form
+ *   value and the Authorization header, as sent and URL-, form- and Base64-encoded. State untouched.
+ * - `DeepJson`: real handling (state changes); the JSON body's `field` (default `scope`) is replaced by
+ *   arrays nested `depth` levels deep.
+ * - `OutOfRangeNumbers`: real handling (state changes); the token response's `expires_in` is
+ *   `expiresIn` (default 9999999999999, far past the range of a JavaScript date).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -402,7 +416,26 @@ export type Fault = Data.TaggedEnum<{
   TokenResponseExtras: FaultTarget & { readonly extras: Readonly<Record<string, unknown>> }
   CommitThenDrop: FaultTarget
   TransportError: FaultTarget
+  StalledBody: FaultTarget & { readonly bytes?: number | undefined }
+  StalledHeaders: FaultTarget
+  EchoRequest: FaultTarget & { readonly status?: number | undefined; readonly error?: string | undefined }
+  DeepJson: FaultTarget & { readonly depth: number; readonly field?: string | undefined }
+  OutOfRangeNumbers: FaultTarget & { readonly expiresIn?: number | string | undefined }
 }>
+
+/**
+ * What `answer` gives: a response, or headers that never finish.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Answer =
+  | { readonly _tag: "Response"; readonly response: HttpClientResponse.HttpClientResponse }
+  | {
+    readonly _tag: "StalledHeaders"
+    readonly status: number
+    readonly headers: Readonly<Record<string, string>>
+  }
 
 /**
  * Constructors of `Fault`: `Fault.Status({ endpoint: "token", status: 503 })`.
@@ -459,10 +492,17 @@ export declare namespace FakeAuthorizationServer {
   export interface Service {
     readonly options: Options
     readonly endpoints: Endpoints
-    /** Answers one HTTP request (token, revocation, API, or 404). */
+    /** Answers one HTTP request (token, revocation, API, or 404); under `StalledHeaders`, never. */
     readonly handle: (
       request: HttpClientRequest.HttpClientRequest
     ) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>
+    /**
+     * Answers one HTTP request as an adapter to real HTTP needs it: a response, or the status and headers
+     * to start writing and never finish (`StalledHeaders`).
+     */
+    readonly answer: (
+      request: HttpClientRequest.HttpClientRequest
+    ) => Effect.Effect<Answer, HttpClientError.HttpClientError>
     /** An `HttpClient` whose every request goes to `handle`. */
     readonly httpClient: HttpClient.HttpClient
     /** The user approves the authorization request: returns the callback URL with `code`, `state`, `iss`. */

@@ -3,9 +3,11 @@
  *
  * @internal
  */
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type { Endpoint, Fault, MalformedBodyKind } from "../../FakeAuthorizationServer.js"
-import { noStore, type Outcome, type ServerContext } from "./state.js"
+import * as internal from "../fakeAuthorizationServer.js"
+import { type Incoming, json, noStore, type Outcome, type ServerContext } from "./state.js"
 
 export const make = (server: ServerContext) => {
   const { faultsRef } = server
@@ -57,5 +59,55 @@ export const make = (server: ServerContext) => {
     }
   }
 
-  return { takeFaults, malformed }
+  /** An error whose description and URI quote the request in every encoding a server might echo (SPEC S34). */
+  const echo = (
+    req: Incoming,
+    fault: { readonly status?: number | undefined; readonly error?: string | undefined }
+  ) => {
+    const values = [
+      req.bodyText ?? "",
+      req.headers["authorization"] ?? "",
+      ...Object.values(req.form.record)
+    ].filter((value) => value.length > 0)
+    const forms = values.flatMap((value) => [
+      value,
+      encodeURIComponent(value),
+      new URLSearchParams([["", value]]).toString().slice(1),
+      Buffer.from(value, "utf8").toString("base64"),
+      Buffer.from(value, "utf8").toString("base64url")
+    ])
+    const error = fault.error ?? "invalid_request"
+    return {
+      ...json(fault.status ?? 400, {
+        error,
+        error_description: `cannot process ${forms.join(" | ")}`,
+        error_uri: `https://errors.example/?echo=${encodeURIComponent(values.join("&"))}`
+      }),
+      error
+    }
+  }
+
+  /** The JSON body with `field` replaced by arrays nested `depth` levels deep (built as text: no recursion). */
+  const deepen = (outcome: Outcome, field: string, depth: number): Outcome => {
+    const parsed = internal.parseJson(outcome.body)
+    const value = Option.getOrUndefined(parsed)
+    const record = typeof value === "object" && value !== null && !Array.isArray(value) ? value : {}
+    const marker = "__fake_deep_json__"
+    const text = JSON.stringify({ ...record, [field]: marker })
+      .replace(JSON.stringify(marker), "[".repeat(depth) + "]".repeat(depth))
+    return { ...outcome, body: text, headers: { ...outcome.headers, "content-type": "application/json" } }
+  }
+
+  /** The first `bytes` of the body (default half), then a body that never ends. */
+  const stalledBody = (body: string, bytes: number | undefined): ReadableStream<Uint8Array> => {
+    const encoded = new TextEncoder().encode(body)
+    const prefix = encoded.slice(0, Math.max(0, Math.min(encoded.length, bytes ?? Math.floor(encoded.length / 2))))
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (prefix.length > 0) controller.enqueue(prefix)
+      }
+    })
+  }
+
+  return { takeFaults, malformed, echo, deepen, stalledBody }
 }

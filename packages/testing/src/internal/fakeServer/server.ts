@@ -14,7 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Ref from "effect/Ref"
 import * as SynchronizedRef from "effect/SynchronizedRef"
-import type { Endpoints, FakeAuthorizationServer, Grant, Options } from "../../FakeAuthorizationServer.js"
+import type { Answer, Endpoints, FakeAuthorizationServer, Grant, Options } from "../../FakeAuthorizationServer.js"
 import * as internal from "../fakeAuthorizationServer.js"
 import * as Authorize from "./authorize.js"
 import * as ClientAuthentication from "./clientAuthentication.js"
@@ -80,7 +80,7 @@ export const make = (
     const { tokenEndpoint } = TokenEndpoint.make(server, tokens, auth)
     const { revokeEndpoint } = Revocation.make(tokens, auth)
     const { accessTokenValid, apiEndpoint } = Resource.make(server, paths)
-    const { malformed, takeFaults } = Faults.make(server)
+    const { deepen, echo, malformed, stalledBody, takeFaults } = Faults.make(server)
     const { approve, deny, issueGrant, prompt } = Authorize.make(server, tokens, redirectMatches)
     const { revokeGrant } = tokens
 
@@ -121,7 +121,7 @@ export const make = (
     const transportError = (request: HttpClientRequest.HttpClientRequest, description: string) =>
       new HttpClientError.RequestError({ request, reason: "Transport", description })
 
-    const handle = Effect.fnUntraced(function*(request: HttpClientRequest.HttpClientRequest) {
+    const answer = Effect.fnUntraced(function*(request: HttpClientRequest.HttpClientRequest) {
       const at = yield* Clock.currentTimeMillis
       const url = yield* Either.match(UrlParams.makeUrl(request.url, request.urlParams, request.hash), {
         onLeft: (cause) => Effect.fail(new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause })),
@@ -165,11 +165,18 @@ export const make = (
         }
       } else if (fault?._tag === "MalformedBody") {
         outcome = malformed(fault.kind)
+      } else if (fault?._tag === "EchoRequest") {
+        outcome = echo(req, fault)
       } else {
         outcome = yield* dispatch(endpoint, req, {
           tokenSize: fault?._tag === "HugeTokens" ? fault.size : opts.tokenBytes,
-          extras: fault?._tag === "TokenResponseExtras" ? fault.extras : {}
+          extras: fault?._tag === "TokenResponseExtras"
+            ? fault.extras
+            : fault?._tag === "OutOfRangeNumbers"
+            ? { expires_in: fault.expiresIn ?? 9999999999999 }
+            : {}
         })
+        if (fault?._tag === "DeepJson") outcome = deepen(outcome, fault.field ?? "scope", fault.depth)
       }
       const dropped = fault?._tag === "CommitThenDrop"
       yield* log({
@@ -185,16 +192,25 @@ export const make = (
       if (dropped) {
         return yield* transportError(request, "connection lost after the server committed (fake authorization server)")
       }
-      return yield* Effect.sync(() =>
-        HttpClientResponse.fromWeb(
-          request,
-          new Response(nullBodyStatuses.has(outcome.status) ? null : outcome.body, {
-            status: outcome.status,
-            headers: outcome.headers
-          })
-        )
+      if (fault?._tag === "StalledHeaders") {
+        return { _tag: "StalledHeaders", status: outcome.status, headers: outcome.headers } satisfies Answer
+      }
+      const body = nullBodyStatuses.has(outcome.status)
+        ? null
+        : fault?._tag === "StalledBody"
+        ? stalledBody(outcome.body, fault.bytes)
+        : outcome.body
+      const response = yield* Effect.sync(() =>
+        HttpClientResponse.fromWeb(request, new Response(body, { status: outcome.status, headers: outcome.headers }))
       )
+      return { _tag: "Response", response } satisfies Answer
     })
+
+    const handle = (request: HttpClientRequest.HttpClientRequest) =>
+      Effect.flatMap(
+        answer(request),
+        (answered) => answered._tag === "Response" ? Effect.succeed(answered.response) : Effect.never
+      )
 
     const httpClient = HttpClient.make((request) => handle(request))
 
@@ -202,6 +218,7 @@ export const make = (
       options: opts,
       endpoints: urls,
       handle,
+      answer,
       httpClient,
       approve,
       deny,
