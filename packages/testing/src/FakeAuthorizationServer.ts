@@ -662,6 +662,12 @@ const withoutPort = (uri: string): string | undefined => {
   return url.href
 }
 
+/**
+ * A new fake server with `options` (see {@link makeOptions} for the defaults).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (options?: Partial<Options>): Effect.Effect<FakeAuthorizationServer.Service> =>
   Effect.gen(function*() {
     const opts = makeOptions(options)
