@@ -154,6 +154,10 @@ export type Requirements = OAuthClient.OAuthClient | AccessTokens.AccessTokens
  *
  * @example
  * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpRouter, HttpServerResponse } from "@effect/platform"
+ * import { Effect, Option, Redacted } from "effect"
+ *
  * const signIn = NodeSignIn.make({ cookieKeys: [{ id: "2025-01", secret: Redacted.make(process.env.COOKIE_KEY!) }] })
  * const app = HttpRouter.empty.pipe(
  *   HttpRouter.get("/", Effect.map(signIn.currentKey, (key) => HttpServerResponse.text(Option.isSome(key) ? "hi" : "sign in"))),
