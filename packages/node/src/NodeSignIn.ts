@@ -218,6 +218,21 @@ export type Requirements = OAuthClient.OAuthClient | AccessTokens.AccessTokens
  * name or lifetime fails with `InvalidConfig` (SPEC S39), never at the first request. Passphrase keys
  * are stretched here, once.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpRouter, HttpServerResponse } from "@effect/platform"
+ * import { Effect, Option, Redacted } from "effect"
+ *
+ * const app = Effect.gen(function*() {
+ *   const signIn = yield* NodeSignIn.make({ cookieKeys: [{ id: "2025-01", secret: Redacted.make(process.env.COOKIE_KEY!) }] })
+ *   return HttpRouter.empty.pipe(
+ *     HttpRouter.get("/", Effect.map(signIn.currentKey, (key) => HttpServerResponse.text(Option.isSome(key) ? "hi" : "sign in"))),
+ *     HttpRouter.concat(signIn.router)
+ *   )
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

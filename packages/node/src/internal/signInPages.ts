@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import type { OAuthClient, OAuthError } from "@effect-oauth/core"
+import { Html, type OAuthClient, type OAuthError } from "@effect-oauth/core"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Schema from "effect/Schema"
 
@@ -26,6 +26,7 @@ export type SignInError =
   | OAuthClient.CallbackError
   | OAuthClient.ExchangeError
   | OAuthError.TokenStoreError
+  | OAuthError.PendingAuthorizationsError
   | KeyFailed
 
 /** @internal */
@@ -140,6 +141,7 @@ export const describe = (
         "The authorization server could not be reached or answered with an error. Please try again later."
       )
     case "TokenStoreError":
+    case "PendingAuthorizationsError":
       return make(
         503,
         during === "sign-in" ? "The sign-in could not be saved" : "The sign-out could not be completed",
@@ -149,7 +151,7 @@ export const describe = (
 }
 
 /** Escapes text for HTML content and attribute values. */
-export const escapeHtml = (text: string): string => text.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`)
+export const escapeHtml: (text: string) => string = Html.escape
 
 /** Headers of every page: never cached, never framed, no referrer (the callback URL carries the code). */
 export const pageHeaders: Readonly<Record<string, string>> = {
