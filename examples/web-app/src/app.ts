@@ -241,7 +241,7 @@ const describeApiError = (error: ApiError): string => {
 // -----------------------------------------------------------------------------
 
 /** What the app remembers per key: the issue time of the last token set it saw and how many it saw change. */
-interface Seen {
+export interface Seen {
   readonly issuedAt: number
   readonly refreshes: number
   readonly lastRefreshAt: number | undefined
@@ -257,7 +257,7 @@ const wantsJson = (accept: string | undefined): boolean => {
 }
 
 /** What the app remembers per key, shared by the sign-in's key function and the dashboard. */
-class SeenTokens extends Context.Tag("@effect-oauth/example-web-app/SeenTokens")<
+export class SeenTokens extends Context.Tag("@effect-oauth/example-web-app/SeenTokens")<
   SeenTokens,
   Ref.Ref<ReadonlyMap<string, Seen>>
 >() {
@@ -268,7 +268,7 @@ class SeenTokens extends Context.Tag("@effect-oauth/example-web-app/SeenTokens")
  * The sign-in layer: the session key is the Credal user, from `whoami` with the new access token, so the
  * token store holds one record per user (signing in again replaces it).
  */
-const signInLayer = (options: { readonly cookieKey: Redacted.Redacted<string>; readonly apiBaseUrl: string }) =>
+export const signInLayer = (options: { readonly cookieKey: Redacted.Redacted<string>; readonly apiBaseUrl: string }) =>
   NodeSignIn.layer({
     cookieKeys: [{ id: "web-app", secret: options.cookieKey }],
     // The pending authorization waits server-side (one instance), so the token file holds only users' tokens.
@@ -382,7 +382,7 @@ const makeRouter = (options: {
     )
   })
 
-const tcpUrl = (address: HttpServer.Address): string =>
+export const tcpUrl = (address: HttpServer.Address): string =>
   address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : "http://127.0.0.1"
 
 /** A quarter of the lifetime, at most 10 seconds: long enough to see the token age, short enough to watch. */
@@ -390,7 +390,7 @@ const defaultRefreshWindow = (lifetime: Duration.Duration): Duration.Duration =>
   Duration.min(Duration.seconds(10), Duration.times(lifetime, 0.25))
 
 /** Starts the mock with this application registered as its client, and the client configuration for it. */
-const startMock = (provider: MockProvider, redirectUri: string) =>
+export const startMock = (provider: MockProvider, redirectUri: string) =>
   Effect.gen(function*() {
     const lifetime = Duration.decode(provider.accessTokenLifetime ?? Duration.seconds(60))
     const refreshWindow = provider.refreshWindow === undefined
