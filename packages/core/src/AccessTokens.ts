@@ -32,6 +32,7 @@ import { OAuthConfig } from "./OAuthConfig.js"
 import {
   type ErrorResponse,
   type HttpError,
+  type InvalidIdToken,
   type InvalidTokenResponse,
   ReauthorizationRequired,
   type RefreshOutcomeUnknown,
@@ -53,6 +54,7 @@ export type GetError =
   | ErrorResponse
   | HttpError
   | InvalidTokenResponse
+  | InvalidIdToken
   | TokenStoreError
 
 /**

@@ -62,3 +62,8 @@ export * as PendingAuthorizations from "./PendingAuthorizations.js"
  * @since 0.1.0
  */
 export * as EncryptedTokenStore from "./EncryptedTokenStore.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenValidator from "./TokenValidator.js"
