@@ -4,7 +4,24 @@
  *
  * @since 0.1.0
  */
+import type * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+import * as Text from "./internal/text.js"
+
+/**
+ * Marks every error of this library, so that `isOAuthError` can tell them from others.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const TypeId: unique symbol = Symbol.for("@effect-oauth/core/OAuthError")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TypeId = typeof TypeId
 
 /**
  * The user or the authorization server refused the authorization request (RFC 6749 §4.1.2.1):
@@ -24,11 +41,16 @@ export class AuthorizationDenied extends Schema.TaggedError<AuthorizationDenied>
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
-    const detail = this.description === undefined ? "" : `: ${this.description}`
+    const detail = this.description === undefined ? "" : `: ${Text.sanitize(this.description)}`
     return this.error === "access_denied"
       ? `The user did not grant access (access_denied${detail}). Ask them to sign in again if they want to.`
-      : `The authorization server refused the request (${this.error}${detail}).`
+      : `The authorization server refused the request (${Text.sanitize(this.error)}${detail}).`
   }
 }
 
@@ -43,6 +65,11 @@ export class StateMismatch extends Schema.TaggedError<StateMismatch>("@effect-oa
   "StateMismatch",
   { reason: Schema.Literal("missing", "mismatch", "reused", "expired") }
 ) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
   /**
    * @since 0.1.0
    */
@@ -77,6 +104,11 @@ export class IssuerMismatch extends Schema.TaggedError<IssuerMismatch>("@effect-
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
     return this.received === undefined
       ? `The authorization response has no iss parameter but ${this.expected} is required to send one.`
@@ -94,6 +126,11 @@ export class InvalidCallback extends Schema.TaggedError<InvalidCallback>("@effec
   "InvalidCallback",
   { reason: Schema.String }
 ) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
   /**
    * @since 0.1.0
    */
@@ -121,9 +158,14 @@ export class ErrorResponse extends Schema.TaggedError<ErrorResponse>("@effect-oa
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
-    const detail = this.description === undefined ? "" : `: ${this.description}`
-    return `The authorization server answered ${this.error} (HTTP ${this.status})${detail}.`
+    const detail = this.description === undefined ? "" : `: ${Text.sanitize(this.description)}`
+    return `The authorization server answered ${Text.sanitize(this.error)} (HTTP ${this.status})${detail}.`
   }
 }
 
@@ -140,6 +182,11 @@ export class InvalidTokenResponse extends Schema.TaggedError<InvalidTokenRespons
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
     return `The token endpoint's response is not a valid token response (${this.issues.join("; ")}).`
   }
@@ -153,11 +200,16 @@ export class InvalidTokenResponse extends Schema.TaggedError<InvalidTokenRespons
  * @category errors
  */
 export class HttpError extends Schema.TaggedError<HttpError>("@effect-oauth/core/HttpError")("HttpError", {
-  endpoint: Schema.Literal("token", "revocation", "discovery", "api"),
+  endpoint: Schema.Literal("token", "revocation", "discovery", "api", "userinfo", "jwks"),
   reason: Schema.Literal("Transport", "Timeout", "Status", "Body", "TooLarge"),
   status: Schema.optional(Schema.Number),
   detail: Schema.optional(Schema.String)
 }) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
   /**
    * @since 0.1.0
    */
@@ -195,8 +247,13 @@ export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationR
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
-    const who = this.key === undefined ? "" : ` for ${JSON.stringify(this.key)}`
+    const who = this.key === undefined ? "" : ` for ${Text.quote(this.key)}`
     switch (this.reason) {
       case "no-refresh-token":
         return `The access token expired and there is no refresh token${who}; sign in again.`
@@ -225,6 +282,11 @@ export class RefreshOutcomeUnknown extends Schema.TaggedError<RefreshOutcomeUnkn
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
     return `A refresh request was sent but its answer was lost (${this.reason}); the refresh token may have been rotated, so it was not retried.`
   }
@@ -249,8 +311,13 @@ export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@effec
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
-    const key = this.key === undefined ? "" : ` for key ${JSON.stringify(this.key)}`
+    const key = this.key === undefined ? "" : ` for key ${Text.quote(this.key)}`
     const detail = this.detail === undefined ? "" : ` (${this.detail})`
     switch (this.reason) {
       case "Unavailable":
@@ -280,10 +347,138 @@ export class VersionConflict extends Schema.TaggedError<VersionConflict>("@effec
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
-    return `The record for key ${JSON.stringify(this.key)} is at version ${this.actual ?? "none"}, not ${
+    return `The record for key ${Text.quote(this.key)} is at version ${this.actual ?? "none"}, not ${
       this.expected ?? "none"
     }: another writer came first.`
+  }
+}
+
+/**
+ * A configuration that cannot work, found when the layer is built.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidConfig extends Schema.TaggedError<InvalidConfig>("@effect-oauth/core/InvalidConfig")(
+  "InvalidConfig",
+  { field: Schema.String, reason: Schema.String }
+) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `Invalid OAuth configuration: ${this.field} ${this.reason}.`
+  }
+}
+
+/**
+ * Authorization server metadata could not be used (SPEC S31): the issuer is not a valid issuer
+ * identifier, the well-known documents could not be fetched or read, the document is malformed, names
+ * another issuer, lists an endpoint that is not https (SPEC S27), or supports no client authentication
+ * method this library offers. The message names the issuer and the URL tried, never the body.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DiscoveryError extends Schema.TaggedError<DiscoveryError>("@effect-oauth/core/DiscoveryError")(
+  "DiscoveryError",
+  {
+    issuer: Schema.String,
+    reason: Schema.Literal(
+      "InvalidIssuer",
+      "Transport",
+      "Timeout",
+      "NotFound",
+      "Status",
+      "Body",
+      "TooLarge",
+      "InvalidMetadata",
+      "IssuerMismatch",
+      "InsecureEndpoint",
+      "UnsupportedAuthMethod"
+    ),
+    url: Schema.optional(Schema.String),
+    status: Schema.optional(Schema.Number),
+    detail: Schema.optional(Schema.String)
+  }
+) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const issuer = Text.quote(this.issuer, Text.maxTextLength)
+    const at = this.url === undefined ? "" : ` at ${Text.quote(this.url, Text.maxTextLength)}`
+    const detail = this.detail === undefined ? "" : ` (${Text.sanitize(this.detail)})`
+    switch (this.reason) {
+      case "InvalidIssuer":
+        return `The issuer ${issuer} cannot be discovered${detail}: an issuer is an https URL (http only on loopback hosts) without query or fragment.`
+      case "Transport":
+        return `Fetching the metadata of issuer ${issuer}${at} failed before an answer arrived${detail}.`
+      case "Timeout":
+        return `Fetching the metadata of issuer ${issuer}${at} timed out.`
+      case "NotFound":
+        return `Issuer ${issuer} publishes no authorization server metadata${detail}; configure its endpoints by hand.`
+      case "Status":
+        return `The metadata request for issuer ${issuer}${at} was answered with HTTP status ${this.status ?? "?"}.`
+      case "Body":
+        return `The metadata of issuer ${issuer}${at} is not a JSON object${detail}.`
+      case "TooLarge":
+        return `The metadata of issuer ${issuer}${at} is larger than allowed${detail}.`
+      case "InvalidMetadata":
+        return `The metadata of issuer ${issuer}${at} is invalid${detail}.`
+      case "IssuerMismatch":
+        return `The metadata${at} names another issuer${detail} than the ${issuer} asked for, so it is rejected (RFC 8414 §3.3).`
+      case "InsecureEndpoint":
+        return `The metadata of issuer ${issuer}${at} lists an endpoint that cannot be used${detail}.`
+      case "UnsupportedAuthMethod":
+        return `Issuer ${issuer} supports neither client_secret_basic nor client_secret_post at its token endpoint${detail}; set clientAuthMethod if it does.`
+    }
+  }
+}
+
+/**
+ * A pending authorization store could not do what was asked: it is unreachable, or a stored pending
+ * authorization is corrupt (it is consumed all the same; its content is never shown).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PendingAuthorizationsError extends Schema.TaggedError<PendingAuthorizationsError>(
+  "@effect-oauth/core/PendingAuthorizationsError"
+)("PendingAuthorizationsError", {
+  operation: Schema.Literal("put", "take", "cleanup"),
+  reason: Schema.Literal("Unavailable", "Corrupt"),
+  detail: Schema.optional(Schema.String)
+}) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const detail = this.detail === undefined ? "" : ` (${Text.sanitize(this.detail)})`
+    return this.reason === "Corrupt"
+      ? `A stored pending authorization is corrupt${detail}; it was consumed. Start the sign-in again.`
+      : `The pending authorization store failed to ${this.operation}${detail}.`
   }
 }
 
@@ -302,7 +497,7 @@ export class VersionConflict extends Schema.TaggedError<VersionConflict>("@effec
  * | `audience` | `aud` does not contain the client id |
  * | `azp` | several audiences and `azp` is not the client id |
  * | `expired` | `exp` has passed (allowing the configured clock skew) |
- * | `issued-at` | `iat` is missing or in the future (allowing the clock skew) |
+ * | `issued-at` | `iat` is in the future (allowing the clock skew) |
  * | `nonce` | `nonce` is not the one sent in the authorization request |
  * | `at_hash` | `at_hash` does not match the access token |
  * | `auth_time` | `max_age` was asked and `auth_time` is missing or too old |
@@ -339,6 +534,11 @@ export class InvalidIdToken extends Schema.TaggedError<InvalidIdToken>("@effect-
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
     const what = (() => {
       switch (this.check) {
@@ -361,7 +561,7 @@ export class InvalidIdToken extends Schema.TaggedError<InvalidIdToken>("@effect-
         case "expired":
           return "the id_token has expired"
         case "issued-at":
-          return "the id_token's iat is missing or in the future"
+          return "the id_token's iat is in the future"
         case "nonce":
           return "the id_token's nonce is not the one of this sign-in"
         case "at_hash":
@@ -376,3 +576,72 @@ export class InvalidIdToken extends Schema.TaggedError<InvalidIdToken>("@effect-
     return `OpenID Connect ID Token check "${this.check}" failed: ${what}; ${after}.`
   }
 }
+
+/**
+ * Every error of this library.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type OAuthError =
+  | AuthorizationDenied
+  | StateMismatch
+  | IssuerMismatch
+  | InvalidCallback
+  | ErrorResponse
+  | InvalidTokenResponse
+  | HttpError
+  | ReauthorizationRequired
+  | RefreshOutcomeUnknown
+  | TokenStoreError
+  | VersionConflict
+  | InvalidConfig
+  | DiscoveryError
+  | PendingAuthorizationsError
+  | InvalidIdToken
+
+/**
+ * True for every error of this library (compare `isPlatformError` in `@effect/platform`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isOAuthError = (u: unknown): u is OAuthError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * A user-supplied value (a store key, an issuer, a URL) in bounded form for an error message:
+ * JSON-quoted and cut to `max` characters (default 64), with its length when it was cut.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const quote: (value: string, max?: number) => string = Text.quote
+
+/**
+ * A server-chosen text made safe for an error message, a log line or a span (SPEC S34): control
+ * characters stripped, every secret in `secrets` (and its form-, URL- and Base64-encoded forms)
+ * replaced, cut to 512 characters. Not a string: `undefined`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const sanitize: (value: unknown, secrets?: ReadonlyArray<string>) => string | undefined = Text.sanitize
+
+/**
+ * The issues of a decode error as `"path is missing"` / `"path is invalid"` (the whole value is named
+ * `root`): paths only, never values, at most 10 issues, in bounded time and stack for input of any
+ * size or depth (SPEC S28, S34). The one formatter of decode errors in this library and its stores.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const parseIssues: (error: ParseResult.ParseError, root: string) => ReadonlyArray<string> = Text.parseIssues
+
+/**
+ * `parseIssues` joined into one detail text.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const describeParseError = (error: ParseResult.ParseError, root: string): string =>
+  Text.parseIssues(error, root).join("; ")

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as Text from "./internal/text.js"
 import { InvalidTokenResponse } from "./OAuthError.js"
 
 /**
@@ -60,25 +61,16 @@ export class TokenResponse extends Schema.Class<TokenResponse>("@effect-oauth/co
   id_token: Schema.optional(Token)
 }) {}
 
-const describe = (issue: ParseResult.ArrayFormatterIssue): string => {
-  const path = issue.path.length === 0 ? "body" : issue.path.map(String).join(".")
-  return issue._tag === "Missing" ? `${path} is missing` : `${path} is invalid`
-}
-
 /**
  * Decodes a parsed JSON body. The error names the offending fields but never shows a value, because
- * the body may hold secrets.
+ * the body may hold secrets, and is formatted in bounded time and stack for any input (SPEC S34).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const decode = (body: unknown): Effect.Effect<TokenResponse, InvalidTokenResponse> =>
   Schema.decodeUnknown(TokenResponse)(body, { errors: "all", onExcessProperty: "ignore" }).pipe(
-    Effect.catchTag("ParseError", (error) =>
-      Effect.flatMap(
-        ParseResult.ArrayFormatter.formatError(error),
-        (issues) => new InvalidTokenResponse({ issues: Array.from(new Set(issues.map(describe))) })
-      ))
+    Effect.mapError((error) => new InvalidTokenResponse({ issues: Text.parseIssues(error, "body") }))
   )
 
 /**

@@ -93,6 +93,32 @@ export interface FromResponseOptions {
   readonly previousRefreshToken?: Redacted.Redacted<string> | undefined
   /** The response's other fields (see `TokenResponse.extraFields`); default: none. */
   readonly extraFields?: Readonly<Record<string, unknown>> | undefined
+  /** The longest access token lifetime believed; a larger `expires_in` is clamped to it. Default 1 year (SPEC S33). */
+  readonly maxLifetime?: Duration.Duration | undefined
+}
+
+/**
+ * The default bound of a server-chosen access token lifetime: one year (SPEC S33).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultMaxLifetime: Duration.Duration = Duration.days(365)
+
+/** The largest instant a JavaScript date holds: 8.64e15 ms from the epoch (year 275 760). */
+const maxEpochMillis = 8.64e15
+
+/**
+ * `at` plus `duration`, held within the range of a JavaScript date, so that the result always encodes
+ * (SPEC S33).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const addBounded = (at: DateTime.Utc, duration: Duration.Duration): DateTime.Utc => {
+  const millis = DateTime.toEpochMillis(at) +
+    (Duration.isFinite(duration) ? Duration.toMillis(duration) : maxEpochMillis)
+  return DateTime.unsafeMake(Math.max(-maxEpochMillis, Math.min(maxEpochMillis, Number.isNaN(millis) ? 0 : millis)))
 }
 
 /**
@@ -102,11 +128,12 @@ export interface FromResponseOptions {
  * @category constructors
  */
 export const fromResponse = (response: TokenResponse, options: FromResponseOptions): TokenSet => {
-  const lifetime = response.expires_in === undefined
-    ? options.defaultLifetime
-    : Duration.seconds(response.expires_in)
+  const lifetime = Duration.min(
+    response.expires_in === undefined ? options.defaultLifetime : Duration.seconds(response.expires_in),
+    options.maxLifetime ?? defaultMaxLifetime
+  )
   const refreshExpiresAt = (): Option.Option<DateTime.Utc> =>
-    Option.map(options.refreshTokenLifetime, (life) => DateTime.addDuration(options.sentAt, life))
+    Option.map(options.refreshTokenLifetime, (life) => addBounded(options.sentAt, life))
   const refresh: Pick<TokenSet, "refreshToken" | "refreshExpiresAt"> = response.refresh_token !== undefined
     ? { refreshToken: Option.some(response.refresh_token), refreshExpiresAt: refreshExpiresAt() }
     : options.previous !== undefined
@@ -116,7 +143,7 @@ export const fromResponse = (response: TokenResponse, options: FromResponseOptio
     accessToken: response.access_token,
     tokenType: "Bearer",
     ...refresh,
-    expiresAt: DateTime.addDuration(options.sentAt, lifetime),
+    expiresAt: addBounded(options.sentAt, lifetime),
     issuedAt: options.sentAt,
     scopes: Option.getOrElse(
       parseScope(response.scope),

@@ -509,7 +509,8 @@ describe("NodeSignIn", () => {
           Effect.map(TokenStore.makeMemory, (store) => ({ ...store, set: () => Effect.fail(unavailable("set")) }))
         )),
         Layer.provideMerge(Layer.succeed(PendingAuthorizations.PendingAuthorizations, {
-          put: () => Effect.fail(unavailable("set")),
+          put: () =>
+            Effect.fail(new OAuthError.PendingAuthorizationsError({ operation: "put", reason: "Unavailable" })),
           take: () => Effect.succeed(Option.none())
         })),
         Layer.provideMerge(OAuthTest.layer())

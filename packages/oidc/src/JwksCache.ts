@@ -117,6 +117,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       })
 
     const fetchSet: Effect.Effect<KeySet, JwksError> = Fetch.getJson(client, uri, {
+      endpoint: "jwks",
       timeout,
       maxBytes: options.maxBytes
     }).pipe(

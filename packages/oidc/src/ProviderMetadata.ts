@@ -62,7 +62,10 @@ export const discover = Effect.fn("ProviderMetadata.discover")(
     }
     const url = OAuthConfig.wellKnownUrls(checked.right).openid
     const client = yield* HttpClient.HttpClient
-    const document = yield* Fetch.getJson(client, url, { timeout: options?.timeout ?? Fetch.defaultTimeout }).pipe(
+    const document = yield* Fetch.getJson(client, url, {
+      endpoint: "discovery",
+      timeout: options?.timeout ?? Fetch.defaultTimeout
+    }).pipe(
       Effect.mapError((failure) => fail({ url: url.href, ...failure }))
     )
     if (document.status === 404) return yield* fail({ reason: "NotFound", url: url.href, status: 404 })

@@ -55,7 +55,11 @@ export const make: Effect.Effect<
       const tokens = yield* accessTokens.tokens(key)
       const claims = IdTokenClaims.fromTokenSet(tokens)
       if (Option.isNone(claims)) return yield* new UserInfoError({ reason: "NoIdToken" })
-      const document = yield* Fetch.getJson(client, url, { timeout: config.requestTimeout, bearer: tokens.accessToken })
+      const document = yield* Fetch.getJson(client, url, {
+        endpoint: "userinfo",
+        timeout: config.requestTimeout,
+        bearer: tokens.accessToken
+      })
         .pipe(Effect.mapError((failure) =>
           new UserInfoError(failure.status === undefined ? { reason: failure.reason } : failure)
         ))

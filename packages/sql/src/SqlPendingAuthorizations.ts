@@ -23,7 +23,8 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as internal from "./internal/tables.js"
@@ -45,21 +46,27 @@ export interface Options {
  * @category models
  */
 export interface Service extends PendingAuthorizations.Service {
-  readonly cleanup: Effect.Effect<number, OAuthError.TokenStoreError>
+  readonly cleanup: Effect.Effect<number, OAuthError.PendingAuthorizationsError>
 }
 
-const StoredJson = Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+// Parsed as plain JSON: a `__proto__` key stays an own property, never a prototype (SPEC S28).
+const StoredJson = Schema.parseJson()
 
 /** A row that does not decode: the error names the problem's place, never the content (SPEC S28). */
 const corrupt = (error: ParseResult.ParseError) =>
-  Effect.flatMap(ParseResult.ArrayFormatter.formatError(error), (issues) =>
-    new OAuthError.TokenStoreError({
-      operation: "get",
-      reason: "Corrupt",
-      detail: issues.some((issue) => issue.path.length === 0)
-        ? "not a pending authorization"
-        : `field ${issues.map((issue) => issue.path.join(".")).join(", ")} is invalid`
-    }))
+  new OAuthError.PendingAuthorizationsError({
+    operation: "take",
+    reason: "Corrupt",
+    detail: OAuthError.describeParseError(error, "pending authorization")
+  })
+
+/** A database failure; only the driver's error code is kept (see `internal.unavailable`). */
+const unavailable = (operation: OAuthError.PendingAuthorizationsError["operation"]) => (error: SqlError) =>
+  new OAuthError.PendingAuthorizationsError({
+    operation,
+    reason: "Unavailable",
+    detail: internal.unavailable("get", undefined)(error).detail ?? "database error"
+  })
 
 /**
  * Builds the store on the `SqlClient` in context, after running the migrations.
@@ -95,7 +102,7 @@ export const make = (
         yield* deleteExpired(now)
         yield* sql`INSERT INTO ${sql(tables.pending)} (key, record, expires_at) VALUES (${key}, ${record}, ${expiresAt})
 ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at`
-      }).pipe(Effect.mapError(internal.unavailable("set", undefined)))
+      }).pipe(Effect.mapError(unavailable("put")))
 
     const take = (state: string) =>
       Effect.gen(function*() {
@@ -103,13 +110,20 @@ ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.
         const rows = yield* sql<{ readonly record: unknown; readonly expires_at: unknown }>`DELETE FROM ${
           sql(tables.pending)
         } WHERE key = ${key} RETURNING record, expires_at`.pipe(
-          Effect.mapError(internal.unavailable("get", undefined))
+          Effect.mapError(unavailable("take"))
         )
         const row = rows[0]
         if (row === undefined) return Option.none()
         if (internal.toNumber(row.expires_at) <= (yield* Clock.currentTimeMillis)) return Option.none()
         // The row is gone either way: a pending authorization is consumed once, even a corrupt one.
         const fields = yield* Effect.catchTag(Schema.decodeUnknown(StoredJson)(row.record), "ParseError", corrupt)
+        if (!Predicate.isRecord(fields) || Array.isArray(fields)) {
+          return yield* new OAuthError.PendingAuthorizationsError({
+            operation: "take",
+            reason: "Corrupt",
+            detail: "pending authorization is invalid"
+          })
+        }
         const pending = yield* Effect.catchTag(
           Schema.decodeUnknown(PendingAuthorization.PendingAuthorization)({ ...fields, state }),
           "ParseError",
@@ -119,7 +133,7 @@ ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.
       })
 
     const cleanup = Effect.flatMap(Clock.currentTimeMillis, deleteExpired).pipe(
-      Effect.mapError(internal.unavailable("remove", undefined))
+      Effect.mapError(unavailable("cleanup"))
     )
 
     return { put, take, cleanup }

@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import * as Html from "@effect-oauth/core/Html"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -62,7 +63,7 @@ export const formFields = {
  * @since 0.1.0
  * @category utils
  */
-export const escapeHtml = (value: string): string => value.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`)
+export const escapeHtml: (value: string) => string = Html.escape
 
 const hopByHop = new Set([
   "connection",

@@ -38,13 +38,6 @@ export interface SignIn<E, R> {
 // hosts, origins and returnTo
 // -----------------------------------------------------------------------------
 
-const loopbackHostname = (hostname: string): boolean => {
-  const name = hostname.toLowerCase()
-  if (name === "localhost" || name === "[::1]") return true
-  const octets = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(name)
-  return octets !== null && octets.slice(1).every((octet) => Number(octet) <= 255)
-}
-
 /** The host (`name[:port]`) the request was sent to: the `Host` header, else the request URL's. */
 export const requestHost = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
   const header = request.headers["host"]
@@ -59,7 +52,7 @@ export const requestHost = (request: HttpServerRequest.HttpServerRequest): strin
 
 /** A loopback host (127.0.0.0/8, ::1, localhost) is served without TLS, so cookies cannot be `Secure` there. */
 export const isLoopbackHost = (host: string | undefined): boolean =>
-  host !== undefined && URL.canParse(`http://${host}`) && loopbackHostname(new URL(`http://${host}`).hostname)
+  host !== undefined && URL.canParse(`http://${host}`) && OAuthConfig.isLoopbackHost(new URL(`http://${host}`).hostname)
 
 const returnToBase = "http://return-to.invalid"
 

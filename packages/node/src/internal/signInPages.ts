@@ -5,11 +5,15 @@
  *
  * @internal
  */
-import type { OAuthClient, OAuthError } from "@effect-oauth/core"
+import { Html, type OAuthClient, type OAuthError } from "@effect-oauth/core"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 
 /** @internal */
-export type SignInError = OAuthClient.CallbackError | OAuthClient.ExchangeError | OAuthError.TokenStoreError
+export type SignInError =
+  | OAuthClient.CallbackError
+  | OAuthClient.ExchangeError
+  | OAuthError.TokenStoreError
+  | OAuthError.PendingAuthorizationsError
 
 /** @internal */
 export type SignOutError = OAuthError.ErrorResponse | OAuthError.HttpError | OAuthError.TokenStoreError
@@ -104,6 +108,7 @@ export const describe = (
         "The identity the authorization server sent could not be verified. Please sign in again."
       )
     case "TokenStoreError":
+    case "PendingAuthorizationsError":
       return make(
         503,
         during === "sign-in" ? "The sign-in could not be saved" : "The sign-out could not be completed",
@@ -113,7 +118,7 @@ export const describe = (
 }
 
 /** Escapes text for HTML content and attribute values. */
-export const escapeHtml = (text: string): string => text.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`)
+export const escapeHtml: (text: string) => string = Html.escape
 
 /** Headers of every page: never cached, never framed, no referrer (the callback URL carries the code). */
 export const pageHeaders: Readonly<Record<string, string>> = {
