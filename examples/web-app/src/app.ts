@@ -56,6 +56,7 @@ import * as Crypto from "node:crypto"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Identity from "./identity.js"
 import * as Pages from "./pages.js"
 
 // -----------------------------------------------------------------------------
@@ -119,7 +120,7 @@ export interface Running {
 }
 
 /** What starting can fail with: a port in use, an invalid configuration. */
-export type StartError = HttpServerError.ServeError | OAuthConfig.InvalidConfig
+export type StartError = HttpServerError.ServeError | OAuthConfig.InvalidConfig | OAuthConfig.DiscoveryError
 
 /** The default token file: `<tmpdir>/effect-oauth-web-app/tokens.json`. */
 export const defaultTokenFile: string = Path.join(Os.tmpdir(), "effect-oauth-web-app", "tokens.json")
@@ -360,6 +361,7 @@ const makeRouter = (options: {
             onLeft: (error) => ({ _tag: "Failed", reason: describeApiError(error) }),
             onRight: (data) => ({ _tag: "Data", data })
           }),
+          identity: Identity.identityOf(set),
           tokens: {
             expiresAt,
             issuedAt: DateTime.toEpochMillis(set.issuedAt),
@@ -454,10 +456,11 @@ export const make = (options: Options = {}): Effect.Effect<Running, StartError, 
     const store = options.tokenFile === undefined
       ? TokenStore.layerMemory
       : NodeTokenStore.layerNode({ path: options.tokenFile })
-    // NodeOAuth.layer provides the live HttpClient too, so AccessTokens over it makes authorized calls.
+    // The live HttpClient stays in the context, so AccessTokens over it makes authorized calls.
     const TokensLive = AccessTokens.layer().pipe(
       Layer.provideMerge(store),
-      Layer.provideMerge(NodeOAuth.layer(setup.oauth))
+      Layer.provideMerge(Identity.layerClient(setup.oauth)),
+      Layer.provideMerge(NodeOAuth.layerHttpClient)
     )
     const SignInLive = signInLayer({
       cookieKey: options.cookieKey ?? Redacted.make(Crypto.randomBytes(32).toString("base64url")),

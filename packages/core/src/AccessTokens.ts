@@ -33,6 +33,7 @@ import { OAuthConfig } from "./OAuthConfig.js"
 import {
   type ErrorResponse,
   type HttpError,
+  type InvalidIdToken,
   type InvalidTokenResponse,
   ReauthorizationRequired,
   RefreshOutcomeUnknown,
@@ -54,6 +55,7 @@ export type GetError =
   | ErrorResponse
   | HttpError
   | InvalidTokenResponse
+  | InvalidIdToken
   | TokenStoreError
 
 /**

@@ -94,5 +94,3 @@ describe("AccessTokens: nothing loses a refresh answer's tokens (S33)", () => {
       assert.strictEqual((yield* counters).refreshToken, 1)
     }).pipe(Effect.provide(layer())))
 })
-
-

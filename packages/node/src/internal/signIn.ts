@@ -255,6 +255,12 @@ export const failureAnnotations = (failure: Pages.Failure): Record<string, strin
     case "InvalidCallback":
     case "KeyFailed":
       return annotations
+    case "InvalidIdToken":
+      return { ...annotations, "oauth.cause": error.check }
+    default: {
+      const unhandled: never = error
+      return unhandled
+    }
   }
 }
 

@@ -140,6 +140,12 @@ export const describe = (
         during === "sign-in" ? "The sign-in could not be completed" : "The sign-out could not be completed",
         "The authorization server could not be reached or answered with an error. Please try again later."
       )
+    case "InvalidIdToken":
+      return make(
+        502,
+        "The sign-in could not be completed",
+        "The identity the authorization server sent could not be verified. Please sign in again."
+      )
     case "TokenStoreError":
     case "PendingAuthorizationsError":
       return make(
