@@ -344,14 +344,24 @@ export interface ConfigOptions<E = never, R = never> extends Omit<Options<E, R>,
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = <E = never, R = never>(
+export function layerConfig<E = never, R = never>(
+  options?: ConfigOptions<E, R> & { readonly pendingStorage?: "cookie" | undefined }
+): Layer.Layer<NodeSignIn, OAuthConfig.InvalidConfig | ConfigError.ConfigError, Requirements | R>
+export function layerConfig<E = never, R = never>(
+  options: ConfigOptions<E, R>
+): Layer.Layer<
+  NodeSignIn,
+  OAuthConfig.InvalidConfig | ConfigError.ConfigError,
+  Requirements | PendingAuthorizations.PendingAuthorizations | R
+>
+export function layerConfig<E, R>(
   options: ConfigOptions<E, R> = {}
 ): Layer.Layer<
   NodeSignIn,
   OAuthConfig.InvalidConfig | ConfigError.ConfigError,
   Requirements | PendingAuthorizations.PendingAuthorizations | R
-> =>
-  Layer.scoped(
+> {
+  return Layer.scoped(
     NodeSignIn,
     Effect.gen(function*() {
       const cookieKeys = yield* (options.cookieKeys ?? cookieKeysConfig())
@@ -359,6 +369,7 @@ export const layerConfig = <E = never, R = never>(
       return yield* make({ ...options, cookieKeys, origins })
     })
   )
+}
 
 /**
  * The `AccessTokens` key of the signed-in browser of the current request.
