@@ -270,7 +270,10 @@ export function make<E, R>(
  *
  * @example
  * ```ts
- * const SignInLive = NodeSignIn.layer({
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { Redacted } from "effect"
+ *
+ * export const SignInLive = NodeSignIn.layer({
  *   cookieKeys: [{ id: "2026-11", secret: Redacted.make(process.env.COOKIE_KEY ?? "") }]
  * })
  * ```
@@ -375,7 +378,7 @@ export function layerConfig<E, R>(
  * The `AccessTokens` key of the signed-in browser of the current request.
  *
  * @since 0.1.0
- * @category accessors
+ * @category utils
  */
 export const currentKey: Effect.Effect<Option.Option<string>, never, NodeSignIn | HttpServerRequest.HttpServerRequest> =
   Effect.flatMap(NodeSignIn, (signIn) => signIn.currentKey)
@@ -384,7 +387,7 @@ export const currentKey: Effect.Effect<Option.Option<string>, never, NodeSignIn 
  * The sign-in routes of the `NodeSignIn` in context, to `HttpRouter.concat` into an application.
  *
  * @since 0.1.0
- * @category accessors
+ * @category utils
  */
 export const router: Effect.Effect<HttpRouter.HttpRouter, never, NodeSignIn> = Effect.map(
   NodeSignIn,
