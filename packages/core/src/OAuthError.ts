@@ -230,6 +230,10 @@ export class RefreshOutcomeUnknown extends Schema.TaggedError<RefreshOutcomeUnkn
   }
 }
 
+/** A caller-chosen key in a message, in bounded form: at most 100 characters of it, then its length. */
+const quoteKey = (key: string): string =>
+  key.length <= 100 ? JSON.stringify(key) : `${JSON.stringify(key.slice(0, 100))}… (${key.length} characters)`
+
 /**
  * A token store could not do what was asked: it is unreachable, a write failed, or a stored record
  * is corrupt (the record is kept as it is, never overwritten silently).
@@ -250,7 +254,7 @@ export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@effec
    * @since 0.1.0
    */
   override get message(): string {
-    const key = this.key === undefined ? "" : ` for key ${JSON.stringify(this.key)}`
+    const key = this.key === undefined ? "" : ` for key ${quoteKey(this.key)}`
     const detail = this.detail === undefined ? "" : ` (${this.detail})`
     switch (this.reason) {
       case "Unavailable":
@@ -281,7 +285,7 @@ export class VersionConflict extends Schema.TaggedError<VersionConflict>("@effec
    * @since 0.1.0
    */
   override get message(): string {
-    return `The record for key ${JSON.stringify(this.key)} is at version ${this.actual ?? "none"}, not ${
+    return `The record for key ${quoteKey(this.key)} is at version ${this.actual ?? "none"}, not ${
       this.expected ?? "none"
     }: another writer came first.`
   }

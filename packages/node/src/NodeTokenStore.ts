@@ -72,6 +72,7 @@ import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as internal from "./internal/nodeTokenStore.js"
 
 /**
@@ -88,6 +89,13 @@ export interface Options {
    * hangs, or died on another host, blocks the writers of other processes.
    */
   readonly mutexLease?: Duration.DurationInput | undefined
+  /**
+   * The largest lease this store grants (default 10 minutes), key locks and file mutex alike: a
+   * longer lease asked for is cut to it (a holder keeps its lock by renewing it), and a lock record
+   * with a longer one (another host, a clock jump, a corrupt file) counts as stale once this much
+   * time has passed since it was first seen (S42).
+   */
+  readonly maxLease?: Duration.DurationInput | undefined
   /** The largest token file read, in bytes (default 64 MiB); a larger file is corrupt (S28). */
   readonly maxFileSize?: number | undefined
   /** Temp files left by killed writers are removed at start once this old (default 10 minutes). */
@@ -96,14 +104,15 @@ export interface Options {
 
 /**
  * A file store on `FileSystem` and `Path`. Building it removes stale temp files; it never fails: an
- * unreadable or corrupt file is reported by the operations.
+ * unreadable, unsafe or corrupt file is reported by the operations. Its scope bounds the background
+ * work of its locks (lease renewals, retried releases).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make: (
   options: Options
-) => Effect.Effect<TokenStore.Service, never, FileSystem.FileSystem | Path.Path> = internal.make
+) => Effect.Effect<TokenStore.Service, never, FileSystem.FileSystem | Path.Path | Scope.Scope> = internal.make
 
 /**
  * @since 0.1.0
@@ -112,7 +121,7 @@ export const make: (
 export const layer = (
   options: Options
 ): Layer.Layer<TokenStore.TokenStore, never, FileSystem.FileSystem | Path.Path> =>
-  Layer.effect(TokenStore.TokenStore, make(options))
+  Layer.scoped(TokenStore.TokenStore, make(options))
 
 /**
  * The file store with Node's `FileSystem` and `Path`.

@@ -44,7 +44,9 @@ for (const database of databases(dir)) {
     shared: true,
     corrupt,
     // Waiters poll (every 50 ms at most): a released lock reaches the next one within a poll.
-    promptMillis: 3000
+    promptMillis: 3000,
+    renewsLeases: false,
+    fair: false
   })
 
   describe(`SqlTokenStore on ${database.name}`, () => {

@@ -15,7 +15,10 @@ import * as TestTokenStore from "../src/TestTokenStore.js"
 import * as TokenStoreSuite from "../src/TokenStoreSuite.js"
 
 // Without faults the wrapper is a store like any other.
-TokenStoreSuite.run("TestTokenStore over the memory store, without faults", TestTokenStore.layerMemory)
+// The memory lock table (`TokenStore.makeLockTable`) does not renew leases yet.
+TokenStoreSuite.run("TestTokenStore over the memory store, without faults", TestTokenStore.layerMemory, {
+  renewsLeases: false
+})
 
 const tokens = (access: string) =>
   new TokenSet.TokenSet({

@@ -38,7 +38,8 @@ const corrupt = (key: string) =>
     yield* write(key, JSON.stringify({ ...encoded, expiresAt: encoded.accessToken, scopes: encoded.refreshToken }))
   })
 
-TokenStoreSuite.run("memory store", memory, { corrupt })
+// The memory lock table (`TokenStore.makeLockTable`) does not renew leases yet.
+TokenStoreSuite.run("memory store", memory, { corrupt, renewsLeases: false })
 
 const validRecord = {
   accessToken: "at-secret-value-1234567890",

@@ -216,6 +216,34 @@ export const replace = <E>(
     ))
 
 /**
+ * Why `target` must not be used (SPEC S41), or `undefined` when it is fine or missing: a symbolic
+ * link, not of the expected type, owned by another user than `uid`, or writable by group or others.
+ */
+export const unsafeReason = (
+  fs: FileSystem.FileSystem,
+  target: string,
+  type: "File" | "Directory",
+  uid: number | undefined
+): Effect.Effect<string | undefined, PlatformError.PlatformError> =>
+  fs.readLink(target).pipe(
+    Effect.as<string | undefined>("is a symbolic link"),
+    Effect.catchAll((error) =>
+      isNotFound(error)
+        ? Effect.succeed(undefined)
+        : fs.stat(target).pipe(
+          Effect.map((info) => {
+            if (info.type !== type) return type === "File" ? "is not a regular file" : "is not a directory"
+            const owner = Option.getOrUndefined(info.uid)
+            if (uid !== undefined && owner !== undefined && owner !== uid) return "is owned by another user"
+            if ((info.mode & 0o022) !== 0) return "is writable by group or others"
+            return undefined
+          }),
+          Effect.catchIf(isNotFound, () => Effect.succeed(undefined))
+        )
+    )
+  )
+
+/**
  * Reads and validates the document; `None` when there is no file. A file larger than `maxBytes` is
  * corrupt without being read whole (S28: bounded memory).
  */
