@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as CreateTables from "../migrations/0001_create_tables.js"
+import * as LockQueue from "../migrations/0003_lock_queue.js"
 
 /** @internal */
 export const defaultPrefix = "effect_oauth_"
@@ -15,7 +16,7 @@ export const defaultPrefix = "effect_oauth_"
 export type Dialect = "pg" | "sqlite"
 
 /** @internal */
-export interface Tables extends CreateTables.Tables {
+export interface Tables extends LockQueue.Tables {
   readonly migrations: string
 }
 
@@ -27,6 +28,7 @@ export const tablesOf = (prefix: string = defaultPrefix): Effect.Effect<Tables> 
       locks: `${prefix}locks`,
       pending: `${prefix}pending`,
       sequence: `${prefix}sequence`,
+      waiters: `${prefix}lock_waiters`,
       migrations: `${prefix}migrations`
     })
     : Effect.dieMessage(
@@ -73,7 +75,10 @@ export const migrate = (
   SqlClient.SqlClient
 > =>
   Migrator.make({})({
-    loader: Migrator.fromRecord({ "0001_create_tables": CreateTables.make(tables) }),
+    loader: Migrator.fromRecord({
+      "0001_create_tables": CreateTables.make(tables),
+      "0003_lock_queue": LockQueue.make(tables)
+    }),
     table: tables.migrations
   }).pipe(
     Effect.retry({
