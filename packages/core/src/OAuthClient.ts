@@ -9,13 +9,17 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
-import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import * as ConstantTime from "./ConstantTime.js"
 import * as Http from "./internal/http.js"
+import * as Text from "./internal/text.js"
+import * as UsedStates from "./internal/usedStates.js"
 import { OAuthConfig } from "./OAuthConfig.js"
 import * as OAuthConfigModule from "./OAuthConfig.js"
 import type { ErrorResponse } from "./OAuthError.js"
@@ -23,6 +27,7 @@ import {
   AuthorizationDenied,
   HttpError,
   InvalidCallback,
+  type InvalidIdToken,
   type InvalidTokenResponse,
   IssuerMismatch,
   ReauthorizationRequired,
@@ -32,8 +37,10 @@ import {
 import { PendingAuthorization } from "./PendingAuthorization.js"
 import * as Pkce from "./Pkce.js"
 import { SecureRandom } from "./SecureRandom.js"
+import * as ServerExchange from "./ServerExchange.js"
 import * as TokenResponse from "./TokenResponse.js"
 import * as TokenSet from "./TokenSet.js"
+import { TokenValidator } from "./TokenValidator.js"
 
 /**
  * @since 0.1.0
@@ -46,6 +53,11 @@ export interface AuthorizeOptions {
   readonly redirectUri?: string | undefined
   /** Extra parameters (`prompt`, `login_hint`…). They cannot replace the protocol's own parameters. */
   readonly params?: Readonly<Record<string, string>> | undefined
+  /**
+   * The OpenID Connect `max_age` in seconds (OpenID Connect Core §3.1.2.1): the ID Token's `auth_time`
+   * is then checked. A `max_age` in `params` or the configured `authorizationParams` counts too.
+   */
+  readonly maxAge?: number | undefined
 }
 
 /**
@@ -61,7 +73,8 @@ export interface AuthorizationRequest {
 
 /**
  * A callback as the application receives it: the full URL, its query string, or already parsed
- * parameters.
+ * parameters. Any other runtime value (a number, an array, a record of nested records as qs-style query
+ * parsers produce) is an `InvalidCallback`, never a defect (SPEC S36).
  *
  * @since 0.1.0
  * @category models
@@ -82,7 +95,7 @@ export type CallbackError = AuthorizationDenied | StateMismatch | IssuerMismatch
  * @since 0.1.0
  * @category models
  */
-export type ExchangeError = ErrorResponse | InvalidTokenResponse | HttpError
+export type ExchangeError = ErrorResponse | InvalidTokenResponse | HttpError | InvalidIdToken
 
 /**
  * @since 0.1.0
@@ -94,6 +107,7 @@ export type RefreshError =
   | HttpError
   | ReauthorizationRequired
   | RefreshOutcomeUnknown
+  | InvalidIdToken
 
 /**
  * @since 0.1.0
@@ -150,7 +164,8 @@ const protocolParams = new Set([
   "scope",
   "state",
   "code_challenge",
-  "code_challenge_method"
+  "code_challenge_method",
+  "nonce"
 ])
 
 const callbackParams = ["code", "state", "iss", "error", "error_description", "error_uri"] as const
@@ -158,53 +173,69 @@ const callbackParams = ["code", "state", "iss", "error", "error_description", "e
 /** The largest callback accepted, so that a hostile callback cannot exhaust memory (SPEC S28). */
 const maxCallbackLength = 64 * 1024
 
+/** How many used states a client remembers at most (SPEC S2); the oldest go first. */
+const usedStatesCapacity = 100_000
+
 type CallbackParams = Partial<Record<(typeof callbackParams)[number], string>>
 
-const readCallback = (input: CallbackInput): Effect.Effect<CallbackParams, InvalidCallback> =>
-  Effect.suspend(() => {
-    let search: URLSearchParams
-    if (input instanceof URLSearchParams) {
-      search = input
-    } else if (input instanceof URL) {
-      search = input.searchParams
-    } else if (typeof input === "string") {
-      if (input.length > maxCallbackLength) {
-        return new InvalidCallback({ reason: `it is longer than ${maxCallbackLength} characters` })
-      }
-      if (URL.canParse(input)) {
-        search = new URL(input).searchParams
-      } else if (input.startsWith("?") || input.includes("=")) {
-        search = new URLSearchParams(input)
-      } else {
-        return new InvalidCallback({ reason: "it is neither a URL nor a query string" })
-      }
-    } else {
-      search = new URLSearchParams()
-      for (const name of callbackParams) {
-        if (!Object.hasOwn(input, name)) continue
-        const value = input[name]
-        if (value === undefined) continue
-        for (const item of typeof value === "string" ? [value] : value) {
-          if (typeof item !== "string") return new InvalidCallback({ reason: `parameter ${name} is not a string` })
-          search.append(name, item)
-        }
-      }
+const invalid = (reason: string) => Either.left(new InvalidCallback({ reason }))
+
+const searchOf = (input: unknown): Either.Either<URLSearchParams, InvalidCallback> => {
+  if (input instanceof URLSearchParams) return Either.right(input)
+  if (input instanceof URL) return Either.right(input.searchParams)
+  if (typeof input === "string") {
+    if (input.length > maxCallbackLength) return invalid(`it is longer than ${maxCallbackLength} characters`)
+    if (URL.canParse(input)) return Either.right(new URL(input).searchParams)
+    if (input.startsWith("?") || input.includes("=")) return Either.right(new URLSearchParams(input))
+    return invalid("it is neither a URL nor a query string")
+  }
+  if (!Predicate.isRecord(input) || Array.isArray(input)) {
+    return invalid("it is neither a URL, a query string nor a record of parameters")
+  }
+  const search = new URLSearchParams()
+  for (const name of callbackParams) {
+    if (!Object.hasOwn(input, name)) continue
+    const value: unknown = input[name]
+    if (value === undefined) continue
+    if (typeof value === "string") {
+      search.append(name, value)
+      continue
     }
+    if (!Array.isArray(value)) return invalid(`parameter ${name} is not a string`)
+    if (value.length > 1) return invalid(`parameter ${name} is repeated`)
+    for (const item of value) {
+      if (typeof item !== "string") return invalid(`parameter ${name} is not a string`)
+      search.append(name, item)
+    }
+  }
+  return Either.right(search)
+}
+
+const paramsOf = (input: unknown): Either.Either<CallbackParams, InvalidCallback> =>
+  Either.flatMap(searchOf(input), (search) => {
     const params: CallbackParams = {}
     let length = 0
     for (const name of callbackParams) {
       const values = search.getAll(name)
-      if (values.length > 1) return new InvalidCallback({ reason: `parameter ${name} is repeated` })
+      if (values.length > 1) return invalid(`parameter ${name} is repeated`)
       if (values[0] !== undefined) {
         length += values[0].length
         params[name] = values[0]
       }
     }
-    if (length > maxCallbackLength) {
-      return new InvalidCallback({ reason: `it is longer than ${maxCallbackLength} characters` })
-    }
-    return Effect.succeed(params)
+    return length > maxCallbackLength
+      ? invalid(`it is longer than ${maxCallbackLength} characters`)
+      : Either.right(params)
   })
+
+/** Total over any runtime value (SPEC S28, S36): a value that cannot be read, even one that throws, is typed. */
+const readCallback = (input: unknown): Effect.Effect<CallbackParams, InvalidCallback> =>
+  Effect.flatten(
+    Effect.try({
+      try: () => paramsOf(input),
+      catch: () => new InvalidCallback({ reason: "it cannot be read as callback parameters" })
+    })
+  )
 
 /**
  * @since 0.1.0
@@ -212,10 +243,12 @@ const readCallback = (input: CallbackInput): Effect.Effect<CallbackParams, Inval
  */
 export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpClient> = Effect.gen(function*() {
   const config = yield* OAuthConfig
-  const client = yield* HttpClient.HttpClient
   const random = yield* SecureRandom
+  // The one client of every exchange with the authorization server: one deadline each (SPEC S32).
+  const server = ServerExchange.make(yield* HttpClient.HttpClient, { timeout: config.requestTimeout })
   // States that have been used, until their pending authorization expires (SPEC S2, S9).
-  const consumed = yield* Ref.make(new Map<string, number>())
+  const used = UsedStates.make(usedStatesCapacity)
+  const validator = yield* TokenValidator
 
   const authorize = Effect.fn("OAuthClient.authorize")(function*(options?: AuthorizeOptions) {
     const now = yield* DateTime.now
@@ -235,6 +268,18 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
     if (scopes.length > 0) url.searchParams.set("scope", scopes.join(" "))
     else url.searchParams.delete("scope")
     url.searchParams.set("state", Redacted.value(state))
+    // OpenID Connect Core §3.1.2.1: a nonce binds the ID Token to this request.
+    const nonce = scopes.includes("openid")
+      ? Option.some(Redacted.make(Encoding.encodeBase64Url(yield* random.bytes(32))))
+      : Option.none()
+    if (Option.isSome(nonce)) url.searchParams.set("nonce", Redacted.value(nonce.value))
+    if (options?.maxAge !== undefined && Number.isSafeInteger(options.maxAge) && options.maxAge >= 0) {
+      url.searchParams.set("max_age", String(options.maxAge))
+    }
+    const maxAgeParam = url.searchParams.get("max_age")
+    const maxAge = maxAgeParam !== null && /^[0-9]{1,10}$/.test(maxAgeParam)
+      ? Option.some(Number(maxAgeParam))
+      : Option.none()
     if (Option.isSome(verifier)) {
       url.searchParams.set("code_challenge", yield* Pkce.challenge(verifier.value))
       url.searchParams.set("code_challenge_method", "S256")
@@ -249,26 +294,21 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
       issuer: config.issuer,
       scopes,
       createdAt: now,
-      expiresAt: DateTime.addDuration(now, config.authorizationLifetime)
+      expiresAt: DateTime.addDuration(now, config.authorizationLifetime),
+      nonce,
+      maxAge
     })
     return { url, pending }
   })
 
   const consume = (state: string, pending: PendingAuthorization, now: number) =>
-    Ref.modify(consumed, (map) => {
-      for (const [key, until] of map) {
-        if (until <= now) map.delete(key)
-      }
-      if (map.has(state)) return [false, map] as const
-      map.set(state, DateTime.toEpochMillis(pending.expiresAt))
-      return [true, map] as const
-    })
+    Effect.sync(() => used.use(state, DateTime.toEpochMillis(pending.expiresAt), now))
 
   const callback = Effect.fn("OAuthClient.callback")(
-    function*(input: CallbackInput, pending: PendingAuthorization) {
+    function*(input: CallbackInput | unknown, pending: PendingAuthorization) {
       const params = yield* readCallback(input)
       if (params.state === undefined) return yield* new StateMismatch({ reason: "missing" })
-      if (!Http.constantTimeEqual(params.state, Redacted.value(pending.state))) {
+      if (!ConstantTime.equals(params.state, Redacted.value(pending.state))) {
         return yield* new StateMismatch({ reason: "mismatch" })
       }
       const now = yield* DateTime.now
@@ -276,21 +316,24 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
       if (!(yield* consume(params.state, pending, DateTime.toEpochMillis(now)))) {
         return yield* new StateMismatch({ reason: "reused" })
       }
+      // Text in the callback was chosen by whoever sent it: bounded, without controls, never the state (S34).
+      const secrets = [params.state]
       if (Option.isSome(pending.issuer)) {
         if (params.iss !== undefined ? params.iss !== pending.issuer.value : config.requireIssuerParameter) {
+          const received = Text.sanitize(params.iss, secrets)
           return yield* new IssuerMismatch({
             expected: pending.issuer.value,
-            ...Http.optionalFields({ received: Http.boundedText(params.iss) })
+            ...(received === undefined ? {} : { received })
           })
         }
       }
       if (params.error !== undefined) {
+        const description = Text.sanitize(params.error_description, secrets)
+        const uri = Text.sanitize(params.error_uri, secrets)
         return yield* new AuthorizationDenied({
-          error: Http.boundedText(params.error) ?? "",
-          ...Http.optionalFields({
-            description: Http.boundedText(params.error_description),
-            uri: Http.boundedText(params.error_uri)
-          })
+          error: Text.sanitize(params.error, secrets) ?? "",
+          ...(description === undefined ? {} : { description }),
+          ...(uri === undefined ? {} : { uri })
         })
       }
       if (params.code === undefined || params.code.length === 0) {
@@ -300,16 +343,34 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
     }
   )
 
-  const tokenRequest = (params: Record<string, string>) =>
-    Http.sendOnce(client, config, "token", Http.formPost(config, config.tokenEndpoint, params)).pipe(
-      Effect.flatMap((response) => Http.readJsonObject(response, "token")),
-      Effect.flatMap(TokenResponse.decode)
+  const tokenRequest = (params: Record<string, string>) => {
+    const { request, secrets } = Http.formPost(config, config.tokenEndpoint, params)
+    return server.execute(request, "token").pipe(
+      Effect.flatMap((response) => ServerExchange.jsonObject(response, "token", secrets)),
+      Effect.flatMap((body) =>
+        Effect.map(TokenResponse.decode(body), (response) => ({
+          response,
+          extraFields: TokenResponse.extraFields(body)
+        }))
+      )
     )
+  }
+
+  const toTokenSet = (
+    response: TokenResponse.TokenResponse,
+    options: Omit<TokenSet.FromResponseOptions, "defaultLifetime" | "refreshTokenLifetime" | "maxLifetime">
+  ) =>
+    TokenSet.fromResponse(response, {
+      ...options,
+      defaultLifetime: config.defaultAccessTokenLifetime,
+      refreshTokenLifetime: config.refreshTokenLifetime,
+      maxLifetime: config.maxAccessTokenLifetime ?? TokenSet.defaultMaxLifetime
+    })
 
   const exchange = Effect.fn("OAuthClient.exchange")(
     function*(code: Redacted.Redacted<string>, pending: PendingAuthorization) {
       const sentAt = yield* DateTime.now
-      const response = yield* tokenRequest({
+      const { extraFields, response } = yield* tokenRequest({
         grant_type: "authorization_code",
         code: Redacted.value(code),
         redirect_uri: pending.redirectUri,
@@ -318,12 +379,9 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
           onSome: (verifier) => ({ code_verifier: Redacted.value(verifier) })
         })
       })
-      return TokenSet.fromResponse(response, {
-        sentAt,
-        requestedScopes: pending.scopes,
-        defaultLifetime: config.defaultAccessTokenLifetime,
-        refreshTokenLifetime: config.refreshTokenLifetime
-      })
+      const tokens = toTokenSet(response, { sentAt, requestedScopes: pending.scopes, extraFields })
+      yield* validator.exchange(tokens, pending)
+      return tokens
     }
   )
 
@@ -337,15 +395,13 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
     ) {
       const sentAt = yield* DateTime.now
       const previous = tokens instanceof TokenSet.TokenSet ? tokens : undefined
-      const refreshToken = previous === undefined
-        ? Option.some(tokens as Redacted.Redacted<string>)
-        : previous.refreshToken
+      const refreshToken = tokens instanceof TokenSet.TokenSet ? tokens.refreshToken : Option.some(tokens)
       if (Option.isNone(refreshToken)) return yield* new ReauthorizationRequired({ reason: "no-refresh-token" })
       if (previous !== undefined && previous.refreshExpired(sentAt)) {
         return yield* new ReauthorizationRequired({ reason: "refresh-token-expired" })
       }
       const scopes = options?.scopes
-      const response = yield* tokenRequest({
+      const { extraFields, response } = yield* tokenRequest({
         grant_type: "refresh_token",
         refresh_token: Redacted.value(refreshToken.value),
         ...(scopes === undefined ? {} : { scope: scopes.join(" ") })
@@ -360,36 +416,33 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
           () => new ReauthorizationRequired({ reason: "refresh-token-rejected" })
         )
       )
-      return TokenSet.fromResponse(response, {
+      const refreshed = toTokenSet(response, {
         sentAt,
         requestedScopes: scopes ?? previous?.scopes ?? config.scopes,
-        defaultLifetime: config.defaultAccessTokenLifetime,
-        refreshTokenLifetime: config.refreshTokenLifetime,
         previous,
-        previousRefreshToken: refreshToken.value
+        previousRefreshToken: refreshToken.value,
+        extraFields
       })
+      yield* validator.refresh(refreshed, Option.fromNullable(previous))
+      return refreshed
     }
   )
 
-  const revokeOnce = (url: URL, token: Redacted.Redacted<string>, hint: string) =>
-    Http.sendOnce(
-      client,
-      config,
-      "revocation",
-      Http.formPost(config, url, { token: Redacted.value(token), token_type_hint: hint })
+  const revokeOnce = (url: URL, token: Redacted.Redacted<string>, hint: string) => {
+    const { request, secrets } = Http.formPost(config, url, { token: Redacted.value(token), token_type_hint: hint })
+    return Effect.flatMap(
+      server.execute(request, "revocation"),
+      (response): Effect.Effect<"revoked", HttpError | ErrorResponse> =>
+        response.status === 200
+          ? Effect.succeed("revoked" as const)
+          : response.status === 503
+          ? new HttpError({ endpoint: "revocation", reason: "Status", status: 503 })
+          : Effect.flatMap(
+            ServerExchange.jsonObject(response, "revocation", secrets),
+            () => new HttpError({ endpoint: "revocation", reason: "Status", status: response.status })
+          )
     )
-      .pipe(
-        Effect.flatMap((response): Effect.Effect<"revoked", HttpError | ErrorResponse> =>
-          response.status === 200
-            ? Effect.as(Effect.ignore(Http.readBody(response, "revocation")), "revoked" as const)
-            : response.status === 503
-            ? new HttpError({ endpoint: "revocation", reason: "Status", status: 503 })
-            : Effect.flatMap(
-              Http.readJsonObject(response, "revocation"),
-              () => new HttpError({ endpoint: "revocation", reason: "Status", status: response.status })
-            )
-        )
-      )
+  }
 
   const revoke = Effect.fn("OAuthClient.revoke")(
     function*(token: Redacted.Redacted<string>, hint: "refresh_token" | "access_token" = "refresh_token") {

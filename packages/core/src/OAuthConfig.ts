@@ -15,8 +15,9 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
-import * as internalDiscovery from "./internal/discovery.js"
+import * as Discovery from "./Discovery.js"
+import * as Endpoint from "./internal/endpoint.js"
+import * as OAuthError from "./OAuthError.js"
 
 /**
  * How the client authenticates at the token and revocation endpoints (RFC 6749 §2.3.1).
@@ -55,9 +56,14 @@ export interface Options {
   readonly defaultAccessTokenLifetime?: Duration.DurationInput | undefined
   /** Refresh token lifetime the server does not announce; default: unknown (SPEC S24). */
   readonly refreshTokenLifetime?: Duration.DurationInput | undefined
+  /** The longest access token lifetime believed: a larger `expires_in` is clamped to it; default 1 year (SPEC S33). */
+  readonly maxAccessTokenLifetime?: Duration.DurationInput | undefined
   /** Refresh this long before the access token expires; default 60 seconds (SPEC S24). */
   readonly refreshWindow?: Duration.DurationInput | undefined
-  /** Timeout of one request to the token or revocation endpoint; default 30 seconds. */
+  /**
+   * The deadline of one exchange with the token or revocation endpoint, covering connect, headers and the
+   * whole body (SPEC S32); default 30 seconds.
+   */
   readonly requestTimeout?: Duration.DurationInput | undefined
   /** Extra parameters for every authorization URL, such as `prompt` or `audience`. */
   readonly authorizationParams?: Readonly<Record<string, string>> | undefined
@@ -84,6 +90,8 @@ export interface Resolved {
   readonly authorizationLifetime: Duration.Duration
   readonly defaultAccessTokenLifetime: Duration.Duration
   readonly refreshTokenLifetime: Option.Option<Duration.Duration>
+  /** Absent in hand-built values: 1 year (SPEC S33). */
+  readonly maxAccessTokenLifetime?: Duration.Duration | undefined
   readonly refreshWindow: Duration.Duration
   readonly requestTimeout: Duration.Duration
   readonly authorizationParams: Readonly<Record<string, string>>
@@ -96,25 +104,27 @@ export interface Resolved {
 export class OAuthConfig extends Context.Tag("@effect-oauth/core/OAuthConfig")<OAuthConfig, Resolved>() {}
 
 /**
- * A configuration that cannot work, found when the layer is built.
+ * A configuration that cannot work, found when the layer is built (defined in `OAuthError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class InvalidConfig extends Schema.TaggedError<InvalidConfig>("@effect-oauth/core/InvalidConfig")(
-  "InvalidConfig",
-  { field: Schema.String, reason: Schema.String }
-) {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return `Invalid OAuth configuration: ${this.field} ${this.reason}.`
-  }
-}
+export const InvalidConfig: typeof OAuthError.InvalidConfig = OAuthError.InvalidConfig
 
-const loopbackHost = (hostname: string): boolean =>
-  hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname)
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidConfig = OAuthError.InvalidConfig
+
+/**
+ * Whether a host name is a loopback host: 127.0.0.0/8, ::1 (`[::1]` as in URLs) or localhost, in any
+ * case (SPEC S27). Loopback hosts may be reached over plain http and serve cookies without `Secure`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isLoopbackHost: (hostname: string) => boolean = Endpoint.isLoopbackHostname
 
 /**
  * An endpoint URL must be absolute, https (or http on a loopback host: 127.0.0.0/8, ::1, localhost),
@@ -123,17 +133,7 @@ const loopbackHost = (hostname: string): boolean =>
  * @since 0.1.0
  * @category utils
  */
-export const validateEndpoint = (input: string | URL): Either.Either<URL, string> => {
-  const text = typeof input === "string" ? input : input.href
-  if (!URL.canParse(text)) return Either.left("is not an absolute URL")
-  const url = new URL(text)
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopbackHost(url.hostname))) {
-    return Either.left("must use https (http is allowed only for loopback hosts)")
-  }
-  if (url.username !== "" || url.password !== "") return Either.left("must not contain credentials")
-  if (url.hash !== "") return Either.left("must not contain a fragment")
-  return Either.right(url)
-}
+export const validateEndpoint: (input: string | URL) => Either.Either<URL, string> = Endpoint.validateEndpoint
 
 /**
  * A redirect URI must be absolute and have no fragment (RFC 6749 §3.1.2). It is kept byte for byte.
@@ -141,16 +141,7 @@ export const validateEndpoint = (input: string | URL): Either.Either<URL, string
  * @since 0.1.0
  * @category utils
  */
-export const validateRedirectUri = (input: string | URL): Either.Either<string, string> => {
-  const text = typeof input === "string" ? input : input.href
-  if (!URL.canParse(text)) return Either.left("is not an absolute URL")
-  const url = new URL(text)
-  if (url.hash !== "" || text.includes("#")) return Either.left("must not contain a fragment")
-  if (url.protocol === "http:" && !loopbackHost(url.hostname)) {
-    return Either.left("must use https (http is allowed only for loopback hosts)")
-  }
-  return Either.right(text)
-}
+export const validateRedirectUri: (input: string | URL) => Either.Either<string, string> = Endpoint.validateRedirectUri
 
 const positive = (field: string, input: Duration.DurationInput | undefined, fallback: Duration.Duration) =>
   Effect.suspend(() => {
@@ -223,6 +214,11 @@ export const make = (options: Options): Effect.Effect<Resolved, InvalidConfig> =
       refreshTokenLifetime: options.refreshTokenLifetime === undefined
         ? Option.none()
         : Option.some(yield* positive("refreshTokenLifetime", options.refreshTokenLifetime, Duration.zero)),
+      maxAccessTokenLifetime: yield* positive(
+        "maxAccessTokenLifetime",
+        options.maxAccessTokenLifetime,
+        Duration.days(365)
+      ),
       refreshWindow: yield* positive("refreshWindow", options.refreshWindow, Duration.seconds(60)),
       requestTimeout: yield* positive("requestTimeout", options.requestTimeout, Duration.seconds(30)),
       authorizationParams: { ...options.authorizationParams }
@@ -378,165 +374,78 @@ export const layerConfig = (
   )
 
 // -----------------------------------------------------------------------------
-// discovery (RFC 8414, SPEC S31)
+// discovery (RFC 8414, SPEC S31): the implementation lives in `Discovery`
 // -----------------------------------------------------------------------------
 
 /**
- * The authorization server metadata this library uses (RFC 8414 §2, RFC 9207 §3), decoded from the
- * snake_case JSON document; unknown fields are ignored.
+ * The metadata schema, defined in `Discovery`.
  *
  * @since 0.1.0
  * @category schemas
  */
-export class AuthorizationServerMetadata
-  extends Schema.Class<AuthorizationServerMetadata>("@effect-oauth/core/AuthorizationServerMetadata")({
-    issuer: Schema.String,
-    authorizationEndpoint: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("authorization_endpoint")),
-    tokenEndpoint: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("token_endpoint")),
-    revocationEndpoint: Schema.optional(Schema.String).pipe(Schema.fromKey("revocation_endpoint")),
-    scopesSupported: Schema.optional(Schema.Array(Schema.String)).pipe(Schema.fromKey("scopes_supported")),
-    codeChallengeMethodsSupported: Schema.optional(Schema.Array(Schema.String)).pipe(
-      Schema.fromKey("code_challenge_methods_supported")
-    ),
-    tokenEndpointAuthMethodsSupported: Schema.optional(Schema.Array(Schema.String)).pipe(
-      Schema.fromKey("token_endpoint_auth_methods_supported")
-    ),
-    authorizationResponseIssParameterSupported: Schema.optional(Schema.Boolean).pipe(
-      Schema.fromKey("authorization_response_iss_parameter_supported")
-    )
-  })
-{}
+export const AuthorizationServerMetadata: typeof Discovery.AuthorizationServerMetadata =
+  Discovery.AuthorizationServerMetadata
 
 /**
- * Authorization server metadata could not be used (SPEC S31): the issuer is not a valid issuer
- * identifier, the well-known documents could not be fetched or read, the document is malformed, names
- * another issuer, lists an endpoint that is not https (SPEC S27), or supports no client authentication
- * method this library offers. The message names the issuer and the URL tried, never the body.
+ * @since 0.1.0
+ * @category schemas
+ */
+export type AuthorizationServerMetadata = Discovery.AuthorizationServerMetadata
+
+/**
+ * Discovery failed; defined in `OAuthError`.
  *
  * @since 0.1.0
  * @category errors
  */
-export class DiscoveryError extends Schema.TaggedError<DiscoveryError>("@effect-oauth/core/DiscoveryError")(
-  "DiscoveryError",
-  {
-    issuer: Schema.String,
-    reason: Schema.Literal(
-      "InvalidIssuer",
-      "Transport",
-      "Timeout",
-      "NotFound",
-      "Status",
-      "Body",
-      "TooLarge",
-      "InvalidMetadata",
-      "IssuerMismatch",
-      "InsecureEndpoint",
-      "UnsupportedAuthMethod"
-    ),
-    url: Schema.optional(Schema.String),
-    status: Schema.optional(Schema.Number),
-    detail: Schema.optional(Schema.String)
-  }
-) {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    const at = this.url === undefined ? "" : ` at ${this.url}`
-    const detail = this.detail === undefined ? "" : ` (${this.detail})`
-    switch (this.reason) {
-      case "InvalidIssuer":
-        return `The issuer ${this.issuer} cannot be discovered${detail}: an issuer is an https URL (http only on loopback hosts) without query or fragment.`
-      case "Transport":
-        return `Fetching the metadata of issuer ${this.issuer}${at} failed before an answer arrived${detail}.`
-      case "Timeout":
-        return `Fetching the metadata of issuer ${this.issuer}${at} timed out.`
-      case "NotFound":
-        return `Issuer ${this.issuer} publishes no authorization server metadata${detail}; configure its endpoints by hand.`
-      case "Status":
-        return `The metadata request for issuer ${this.issuer}${at} was answered with HTTP status ${
-          this.status ?? "?"
-        }.`
-      case "Body":
-        return `The metadata of issuer ${this.issuer}${at} is not a JSON object${detail}.`
-      case "TooLarge":
-        return `The metadata of issuer ${this.issuer}${at} is larger than allowed${detail}.`
-      case "InvalidMetadata":
-        return `The metadata of issuer ${this.issuer}${at} is invalid${detail}.`
-      case "IssuerMismatch":
-        return `The metadata${at} names another issuer${detail} than the ${this.issuer} asked for, so it is rejected (RFC 8414 §3.3).`
-      case "InsecureEndpoint":
-        return `The metadata of issuer ${this.issuer}${at} lists an endpoint that cannot be used${detail}.`
-      case "UnsupportedAuthMethod":
-        return `Issuer ${this.issuer} supports neither client_secret_basic nor client_secret_post at its token endpoint${detail}; set clientAuthMethod if it does.`
-    }
-  }
-}
+export const DiscoveryError: typeof OAuthError.DiscoveryError = OAuthError.DiscoveryError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type DiscoveryError = OAuthError.DiscoveryError
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface DiscoverOptions {
-  /** Try `{issuer}/.well-known/openid-configuration` when the RFC 8414 document is 404; default `true`. */
-  readonly openIdFallback?: boolean | undefined
-  /** Timeout of each metadata request; default 30 seconds. */
-  readonly timeout?: Duration.DurationInput | undefined
-}
+export type DiscoverOptions = Discovery.DiscoverOptions
 
 /**
- * The RFC 8414 metadata URL of an issuer (the well-known segment goes between the host and the issuer's
- * path, §3.1) and its OpenID Connect Discovery URL (appended to the issuer).
+ * @since 0.1.0
+ * @category models
+ */
+export type DiscoveredOptions = Discovery.DiscoveredOptions
+
+/**
+ * `Discovery.wellKnownUrls`.
  *
  * @since 0.1.0
  * @category utils
  */
-export const wellKnownUrls = (issuer: URL): { readonly oauth: URL; readonly openid: URL } =>
-  internalDiscovery.wellKnownUrls(issuer)
+export const wellKnownUrls: typeof Discovery.wellKnownUrls = Discovery.wellKnownUrls
 
 /**
- * Fetches and checks the metadata of an issuer (SPEC S31): `/.well-known/oauth-authorization-server`
- * per RFC 8414 §3.1, then, when that is 404, `/.well-known/openid-configuration`. The document must name
- * exactly the issuer asked for, and its endpoints must be https except on loopback hosts (SPEC S27).
- * Bodies are read up to 1 MiB and never shown in errors.
+ * `Discovery.discover`: fetches and checks the metadata of an issuer (SPEC S31).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const discover = (
-  issuer: string,
-  options?: DiscoverOptions
-): Effect.Effect<AuthorizationServerMetadata, DiscoveryError, HttpClient.HttpClient> =>
-  internalDiscovery.discover(issuer, options)
+export const discover: typeof Discovery.discover = Discovery.discover
 
 /**
- * What a user writes when the endpoints come from discovery: the client's own settings; the endpoints
- * and the issuer may be given to override the discovered ones.
- *
- * @since 0.1.0
- * @category models
- */
-export type DiscoveredOptions =
-  & Omit<Options, "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint" | "issuer">
-  & Partial<Pick<Options, "authorizationEndpoint" | "tokenEndpoint" | "revocationEndpoint" | "issuer">>
-
-/**
- * Completes client options from metadata: the endpoints and the issuer; `requireIssuerParameter` when
- * the server announces RFC 9207 `iss`; and, when the client names none, a client authentication method
- * the server supports (`client_secret_basic` first, as RFC 8414 assumes when the list is absent). Values
- * given in `client` win.
+ * `Discovery.fromMetadata`: completes client options from metadata.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fromMetadata = (
-  metadata: AuthorizationServerMetadata,
-  client: DiscoveredOptions
-): Either.Either<Options, DiscoveryError> => internalDiscovery.fromMetadata(metadata, client)
+export const fromMetadata: typeof Discovery.fromMetadata = Discovery.fromMetadata
 
 /**
  * The configuration of a client whose endpoints are discovered from its issuer's metadata (see
- * `discover` and `fromMetadata`), fetched once when the layer is built and kept for its lifetime.
+ * `Discovery.discover` and `Discovery.fromMetadata`), fetched once when the layer is built and kept for
+ * its lifetime.
  *
  * @since 0.1.0
  * @category layers
@@ -549,7 +458,7 @@ export const layerDiscovery = (
   Layer.effect(
     OAuthConfig,
     Effect.flatMap(
-      discover(issuer, options),
-      (metadata) => Effect.flatMap(fromMetadata(metadata, client), make)
+      Discovery.discover(issuer, options),
+      (metadata) => Effect.flatMap(Discovery.fromMetadata(metadata, client), make)
     )
   )

@@ -4,7 +4,24 @@
  *
  * @since 0.1.0
  */
+import type * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+import * as Text from "./internal/text.js"
+
+/**
+ * Marks every error of this library, so that `isOAuthError` can tell them from others.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const TypeId: unique symbol = Symbol.for("@effect-oauth/core/OAuthError")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TypeId = typeof TypeId
 
 /**
  * The user or the authorization server refused the authorization request (RFC 6749 §4.1.2.1):
@@ -24,11 +41,16 @@ export class AuthorizationDenied extends Schema.TaggedError<AuthorizationDenied>
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
-    const detail = this.description === undefined ? "" : `: ${this.description}`
+    const detail = this.description === undefined ? "" : `: ${Text.sanitize(this.description)}`
     return this.error === "access_denied"
       ? `The user did not grant access (access_denied${detail}). Ask them to sign in again if they want to.`
-      : `The authorization server refused the request (${this.error}${detail}).`
+      : `The authorization server refused the request (${Text.sanitize(this.error)}${detail}).`
   }
 }
 
@@ -43,6 +65,11 @@ export class StateMismatch extends Schema.TaggedError<StateMismatch>("@effect-oa
   "StateMismatch",
   { reason: Schema.Literal("missing", "mismatch", "reused", "expired") }
 ) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
   /**
    * @since 0.1.0
    */
@@ -77,6 +104,11 @@ export class IssuerMismatch extends Schema.TaggedError<IssuerMismatch>("@effect-
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
     return this.received === undefined
       ? `The authorization response has no iss parameter but ${this.expected} is required to send one.`
@@ -94,6 +126,11 @@ export class InvalidCallback extends Schema.TaggedError<InvalidCallback>("@effec
   "InvalidCallback",
   { reason: Schema.String }
 ) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
   /**
    * @since 0.1.0
    */
@@ -121,9 +158,14 @@ export class ErrorResponse extends Schema.TaggedError<ErrorResponse>("@effect-oa
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
-    const detail = this.description === undefined ? "" : `: ${this.description}`
-    return `The authorization server answered ${this.error} (HTTP ${this.status})${detail}.`
+    const detail = this.description === undefined ? "" : `: ${Text.sanitize(this.description)}`
+    return `The authorization server answered ${Text.sanitize(this.error)} (HTTP ${this.status})${detail}.`
   }
 }
 
@@ -140,6 +182,11 @@ export class InvalidTokenResponse extends Schema.TaggedError<InvalidTokenRespons
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
     return `The token endpoint's response is not a valid token response (${this.issues.join("; ")}).`
   }
@@ -153,11 +200,16 @@ export class InvalidTokenResponse extends Schema.TaggedError<InvalidTokenRespons
  * @category errors
  */
 export class HttpError extends Schema.TaggedError<HttpError>("@effect-oauth/core/HttpError")("HttpError", {
-  endpoint: Schema.Literal("token", "revocation", "discovery", "api"),
+  endpoint: Schema.Literal("token", "revocation", "discovery", "api", "userinfo", "jwks"),
   reason: Schema.Literal("Transport", "Timeout", "Status", "Body", "TooLarge"),
   status: Schema.optional(Schema.Number),
   detail: Schema.optional(Schema.String)
 }) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
   /**
    * @since 0.1.0
    */
@@ -189,14 +241,25 @@ export class HttpError extends Schema.TaggedError<HttpError>("@effect-oauth/core
 export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationRequired>(
   "@effect-oauth/core/ReauthorizationRequired"
 )("ReauthorizationRequired", {
-  reason: Schema.Literal("no-refresh-token", "refresh-token-expired", "refresh-token-rejected", "no-tokens"),
+  reason: Schema.Literal(
+    "no-refresh-token",
+    "refresh-token-expired",
+    "refresh-token-rejected",
+    "no-tokens",
+    "refresh-outcome-unknown"
+  ),
   key: Schema.optional(Schema.String)
 }) {
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
-    const who = this.key === undefined ? "" : ` for ${JSON.stringify(this.key)}`
+    const who = this.key === undefined ? "" : ` for ${Text.quote(this.key)}`
     switch (this.reason) {
       case "no-refresh-token":
         return `The access token expired and there is no refresh token${who}; sign in again.`
@@ -206,6 +269,8 @@ export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationR
         return `The authorization server rejected the refresh token${who} (invalid_grant); sign in again.`
       case "no-tokens":
         return `There are no stored tokens${who}; sign in first.`
+      case "refresh-outcome-unknown":
+        return `The answer to a refresh${who} was lost, so the refresh token may have been rotated and is never sent again; sign in again.`
     }
   }
 }
@@ -220,8 +285,14 @@ export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationR
 export class RefreshOutcomeUnknown extends Schema.TaggedError<RefreshOutcomeUnknown>(
   "@effect-oauth/core/RefreshOutcomeUnknown"
 )("RefreshOutcomeUnknown", {
-  reason: Schema.Literal("Transport", "Timeout")
+  /** `Defect`: the request was sent and then the client failed unexpectedly before it had the tokens. */
+  reason: Schema.Literal("Transport", "Timeout", "Defect")
 }) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
   /**
    * @since 0.1.0
    */
@@ -229,10 +300,6 @@ export class RefreshOutcomeUnknown extends Schema.TaggedError<RefreshOutcomeUnkn
     return `A refresh request was sent but its answer was lost (${this.reason}); the refresh token may have been rotated, so it was not retried.`
   }
 }
-
-/** A caller-chosen key in a message, in bounded form: at most 100 characters of it, then its length. */
-const quoteKey = (key: string): string =>
-  key.length <= 100 ? JSON.stringify(key) : `${JSON.stringify(key.slice(0, 100))}… (${key.length} characters)`
 
 /**
  * A token store could not do what was asked: it is unreachable, a write failed, or a stored record
@@ -253,8 +320,13 @@ export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@effec
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
-    const key = this.key === undefined ? "" : ` for key ${quoteKey(this.key)}`
+    const key = this.key === undefined ? "" : ` for key ${Text.quote(this.key)}`
     const detail = this.detail === undefined ? "" : ` (${this.detail})`
     switch (this.reason) {
       case "Unavailable":
@@ -284,9 +356,301 @@ export class VersionConflict extends Schema.TaggedError<VersionConflict>("@effec
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
-    return `The record for key ${quoteKey(this.key)} is at version ${this.actual ?? "none"}, not ${
+    return `The record for key ${Text.quote(this.key)} is at version ${this.actual ?? "none"}, not ${
       this.expected ?? "none"
     }: another writer came first.`
   }
 }
+
+/**
+ * A configuration that cannot work, found when the layer is built.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidConfig extends Schema.TaggedError<InvalidConfig>("@effect-oauth/core/InvalidConfig")(
+  "InvalidConfig",
+  { field: Schema.String, reason: Schema.String }
+) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `Invalid OAuth configuration: ${this.field} ${this.reason}.`
+  }
+}
+
+/**
+ * Authorization server metadata could not be used (SPEC S31): the issuer is not a valid issuer
+ * identifier, the well-known documents could not be fetched or read, the document is malformed, names
+ * another issuer, lists an endpoint that is not https (SPEC S27), or supports no client authentication
+ * method this library offers. The message names the issuer and the URL tried, never the body.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DiscoveryError extends Schema.TaggedError<DiscoveryError>("@effect-oauth/core/DiscoveryError")(
+  "DiscoveryError",
+  {
+    issuer: Schema.String,
+    reason: Schema.Literal(
+      "InvalidIssuer",
+      "Transport",
+      "Timeout",
+      "NotFound",
+      "Status",
+      "Body",
+      "TooLarge",
+      "InvalidMetadata",
+      "IssuerMismatch",
+      "InsecureEndpoint",
+      "UnsupportedAuthMethod"
+    ),
+    url: Schema.optional(Schema.String),
+    status: Schema.optional(Schema.Number),
+    detail: Schema.optional(Schema.String)
+  }
+) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const issuer = Text.quote(this.issuer, Text.maxTextLength)
+    const at = this.url === undefined ? "" : ` at ${Text.quote(this.url, Text.maxTextLength)}`
+    const detail = this.detail === undefined ? "" : ` (${Text.sanitize(this.detail)})`
+    switch (this.reason) {
+      case "InvalidIssuer":
+        return `The issuer ${issuer} cannot be discovered${detail}: an issuer is an https URL (http only on loopback hosts) without query or fragment.`
+      case "Transport":
+        return `Fetching the metadata of issuer ${issuer}${at} failed before an answer arrived${detail}.`
+      case "Timeout":
+        return `Fetching the metadata of issuer ${issuer}${at} timed out.`
+      case "NotFound":
+        return `Issuer ${issuer} publishes no authorization server metadata${detail}; configure its endpoints by hand.`
+      case "Status":
+        return `The metadata request for issuer ${issuer}${at} was answered with HTTP status ${this.status ?? "?"}.`
+      case "Body":
+        return `The metadata of issuer ${issuer}${at} is not a JSON object${detail}.`
+      case "TooLarge":
+        return `The metadata of issuer ${issuer}${at} is larger than allowed${detail}.`
+      case "InvalidMetadata":
+        return `The metadata of issuer ${issuer}${at} is invalid${detail}.`
+      case "IssuerMismatch":
+        return `The metadata${at} names another issuer${detail} than the ${issuer} asked for, so it is rejected (RFC 8414 §3.3).`
+      case "InsecureEndpoint":
+        return `The metadata of issuer ${issuer}${at} lists an endpoint that cannot be used${detail}.`
+      case "UnsupportedAuthMethod":
+        return `Issuer ${issuer} supports neither client_secret_basic nor client_secret_post at its token endpoint${detail}; set clientAuthMethod if it does.`
+    }
+  }
+}
+
+/**
+ * A pending authorization store could not do what was asked: it is unreachable, or a stored pending
+ * authorization is corrupt (it is consumed all the same; its content is never shown).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PendingAuthorizationsError extends Schema.TaggedError<PendingAuthorizationsError>(
+  "@effect-oauth/core/PendingAuthorizationsError"
+)("PendingAuthorizationsError", {
+  operation: Schema.Literal("put", "take", "cleanup"),
+  reason: Schema.Literal("Unavailable", "Corrupt"),
+  detail: Schema.optional(Schema.String)
+}) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const detail = this.detail === undefined ? "" : ` (${Text.sanitize(this.detail)})`
+    return this.reason === "Corrupt"
+      ? `A stored pending authorization is corrupt${detail}; it was consumed. Start the sign-in again.`
+      : `The pending authorization store failed to ${this.operation}${detail}.`
+  }
+}
+
+/**
+ * An OpenID Connect ID Token failed one check of OpenID Connect Core §3.1.3.7 (or §12.2 after a refresh),
+ * so the tokens of its response are not used. `check` names the check:
+ *
+ * | check | what failed |
+ * | --- | --- |
+ * | `missing` | `openid` was requested but the response has no `id_token` |
+ * | `malformed` | not a signed JWT, or its claims are not valid JSON claims |
+ * | `algorithm` | the `alg` is not allowed (`none` never is; `HS*` only when configured) |
+ * | `key` | no key of the provider's JWKS matches, even after fetching it again, or the JWKS could not be fetched |
+ * | `signature` | the signature does not verify |
+ * | `issuer` | `iss` is not the configured issuer |
+ * | `audience` | `aud` does not contain the client id |
+ * | `azp` | several audiences and `azp` is not the client id |
+ * | `expired` | `exp` has passed (allowing the configured clock skew) |
+ * | `issued-at` | `iat` is in the future (allowing the clock skew) |
+ * | `nonce` | `nonce` is not the one sent in the authorization request |
+ * | `at_hash` | `at_hash` does not match the access token |
+ * | `auth_time` | `max_age` was asked and `auth_time` is missing or too old |
+ * | `subject` | after a refresh, `sub` (or `iss`, `aud`) is not the signed-in user's (§12.2) |
+ *
+ * The message never carries the token or a claim value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidIdToken extends Schema.TaggedError<InvalidIdToken>("@effect-oauth/core/InvalidIdToken")(
+  "InvalidIdToken",
+  {
+    check: Schema.Literal(
+      "missing",
+      "malformed",
+      "algorithm",
+      "key",
+      "signature",
+      "issuer",
+      "audience",
+      "azp",
+      "expired",
+      "issued-at",
+      "nonce",
+      "at_hash",
+      "auth_time",
+      "subject"
+    ),
+    /** Where the ID Token came from. */
+    during: Schema.Literal("exchange", "refresh")
+  }
+) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const what = (() => {
+      switch (this.check) {
+        case "missing":
+          return "the token response has no id_token although openid was requested"
+        case "malformed":
+          return "the id_token is not a signed JWT with valid claims"
+        case "algorithm":
+          return "the id_token is signed with an algorithm that is not allowed"
+        case "key":
+          return "no key of the provider's JWKS matches the id_token (or the JWKS could not be fetched)"
+        case "signature":
+          return "the id_token's signature is invalid"
+        case "issuer":
+          return "the id_token's iss is not the configured issuer"
+        case "audience":
+          return "the id_token's aud does not contain this client's id"
+        case "azp":
+          return "the id_token has several audiences and its azp is not this client's id"
+        case "expired":
+          return "the id_token has expired"
+        case "issued-at":
+          return "the id_token's iat is in the future"
+        case "nonce":
+          return "the id_token's nonce is not the one of this sign-in"
+        case "at_hash":
+          return "the id_token's at_hash does not match the access token"
+        case "auth_time":
+          return "max_age was requested and the id_token's auth_time is missing or too old"
+        case "subject":
+          return "the id_token of the refresh names another user, issuer or audience than the sign-in"
+      }
+    })()
+    const after = this.during === "exchange" ? "sign in again" : "the refreshed tokens were not used"
+    return `OpenID Connect ID Token check "${this.check}" failed: ${what}; ${after}.`
+  }
+}
+
+/**
+ * Every error of this library.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type OAuthError =
+  | AuthorizationDenied
+  | StateMismatch
+  | IssuerMismatch
+  | InvalidCallback
+  | ErrorResponse
+  | InvalidTokenResponse
+  | HttpError
+  | ReauthorizationRequired
+  | RefreshOutcomeUnknown
+  | TokenStoreError
+  | VersionConflict
+  | InvalidConfig
+  | DiscoveryError
+  | PendingAuthorizationsError
+  | InvalidIdToken
+
+/**
+ * True for every error of this library (compare `isPlatformError` in `@effect/platform`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isOAuthError = (u: unknown): u is OAuthError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * A user-supplied value (a store key, an issuer, a URL) in bounded form for an error message:
+ * JSON-quoted and cut to `max` characters (default 64), with its length when it was cut.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const quote: (value: string, max?: number) => string = Text.quote
+
+/**
+ * A server-chosen text made safe for an error message, a log line or a span (SPEC S34): control
+ * characters stripped, every secret in `secrets` (and its form-, URL- and Base64-encoded forms)
+ * replaced, cut to 512 characters. Not a string: `undefined`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const sanitize: (value: unknown, secrets?: ReadonlyArray<string>) => string | undefined = Text.sanitize
+
+/**
+ * The issues of a decode error as `"path is missing"` / `"path is invalid"` (the whole value is named
+ * `root`): paths only, never values, at most 10 issues, in bounded time and stack for input of any
+ * size or depth (SPEC S28, S34). The one formatter of decode errors in this library and its stores.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const parseIssues: (error: ParseResult.ParseError, root: string) => ReadonlyArray<string> = Text.parseIssues
+
+/**
+ * `parseIssues` joined into one detail text.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const describeParseError = (error: ParseResult.ParseError, root: string): string =>
+  Text.parseIssues(error, root).join("; ")

@@ -16,20 +16,19 @@ import * as Encoding from "effect/Encoding"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
-import type { TokenStoreError } from "./OAuthError.js"
-import * as PendingAuthorization from "./PendingAuthorization.js"
+import type { PendingAuthorizationsError } from "./OAuthError.js"
+import type * as PendingAuthorization from "./PendingAuthorization.js"
 
 /**
  * @since 0.1.0
  * @category models
  */
 export interface Service {
-  readonly put: (pending: PendingAuthorization.PendingAuthorization) => Effect.Effect<void, TokenStoreError>
+  readonly put: (pending: PendingAuthorization.PendingAuthorization) => Effect.Effect<void, PendingAuthorizationsError>
   /** The pending authorization of `state`, removed in the same step; none when unknown, taken or expired. */
   readonly take: (
     state: string
-  ) => Effect.Effect<Option.Option<PendingAuthorization.PendingAuthorization>, TokenStoreError>
+  ) => Effect.Effect<Option.Option<PendingAuthorization.PendingAuthorization>, PendingAuthorizationsError>
 }
 
 /**
@@ -52,15 +51,6 @@ export const stateKey = (state: string): Effect.Effect<string> =>
   Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(state))).pipe(
     Effect.map((digest) => Encoding.encodeBase64Url(new Uint8Array(digest)))
   )
-
-/**
- * Encodes a pending authorization as stored JSON.
- *
- * @since 0.1.0
- * @category utils
- */
-export const encode = (pending: PendingAuthorization.PendingAuthorization): Effect.Effect<string> =>
-  Effect.orDie(Schema.encode(PendingAuthorization.Json)(pending))
 
 /**
  * An in-memory store. Expired entries are swept on every `put`, so memory stays bounded by the

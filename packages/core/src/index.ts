@@ -62,3 +62,33 @@ export * as PendingAuthorizations from "./PendingAuthorizations.js"
  * @since 0.1.0
  */
 export * as EncryptedTokenStore from "./EncryptedTokenStore.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Sealing from "./Sealing.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ConstantTime from "./ConstantTime.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Discovery from "./Discovery.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Html from "./Html.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ServerExchange from "./ServerExchange.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenValidator from "./TokenValidator.js"

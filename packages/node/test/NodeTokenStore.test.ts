@@ -439,7 +439,7 @@ describe("NodeTokenStore", () => {
           const store = yield* NodeTokenStore.make({ path: file, maxLease: "300 millis" })
           const other = yield* NodeTokenStore.make({ path: file, maxLease: "300 millis" })
           const before = yield* Clock.currentTimeMillis
-          const lock = yield* store.lock("k", { lease: Duration.infinity })
+          const lock = yield* store.lock("k", { lease: Duration.infinity, renew: true })
           assert.isAtMost(lock.expiresAt, (yield* Clock.currentTimeMillis) + 300)
           assert.isAtLeast(lock.expiresAt, before + 300)
           // Held well past its (cut) lease: the renewal keeps it.

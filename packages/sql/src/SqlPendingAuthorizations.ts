@@ -3,8 +3,8 @@
  * `/callback` on another work together (SPEC S9).
  *
  * - A row's key is `PendingAuthorizations.stateKey(state)` (a SHA-256 digest); the state itself is
- *   not stored: `take` puts back the one it was given. The rest of the pending authorization (the
- *   PKCE verifier among it) is stored as JSON.
+ *   not stored: `take` puts back the one it was given. The OpenID Connect nonce has its own column;
+ *   the rest of the pending authorization (the PKCE verifier among it) is stored as JSON.
  * - `take` is one `DELETE … RETURNING`: of two instances racing for one state, exactly one gets it.
  * - Expiry is the pending authorization's own `expiresAt`, set by the client's clock when it was
  *   created, so it is compared with the client's Effect `Clock` too. Expired rows are deleted on every
@@ -23,7 +23,8 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as internal from "./internal/tables.js"
@@ -45,21 +46,27 @@ export interface Options {
  * @category models
  */
 export interface Service extends PendingAuthorizations.Service {
-  readonly cleanup: Effect.Effect<number, OAuthError.TokenStoreError>
+  readonly cleanup: Effect.Effect<number, OAuthError.PendingAuthorizationsError>
 }
 
-const StoredJson = Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+// Parsed as plain JSON: a `__proto__` key stays an own property, never a prototype (SPEC S28).
+const StoredJson = Schema.parseJson()
 
 /** A row that does not decode: the error names the problem's place, never the content (SPEC S28). */
 const corrupt = (error: ParseResult.ParseError) =>
-  Effect.flatMap(ParseResult.ArrayFormatter.formatError(error), (issues) =>
-    new OAuthError.TokenStoreError({
-      operation: "get",
-      reason: "Corrupt",
-      detail: issues.some((issue) => issue.path.length === 0)
-        ? "not a pending authorization"
-        : `field ${issues.map((issue) => issue.path.join(".")).join(", ")} is invalid`
-    }))
+  new OAuthError.PendingAuthorizationsError({
+    operation: "take",
+    reason: "Corrupt",
+    detail: OAuthError.describeParseError(error, "pending authorization")
+  })
+
+/** A database failure; only the driver's error code is kept (see `internal.unavailable`). */
+const unavailable = (operation: OAuthError.PendingAuthorizationsError["operation"]) => (error: SqlError) =>
+  new OAuthError.PendingAuthorizationsError({
+    operation,
+    reason: "Unavailable",
+    detail: internal.unavailable("get", undefined)(error).detail ?? "database error"
+  })
 
 /**
  * Builds the store on the `SqlClient` in context, after running the migrations.
@@ -85,7 +92,7 @@ export const make = (
       Effect.gen(function*() {
         const key = yield* PendingAuthorizations.stateKey(Redacted.value(pending.state))
         const now = yield* Clock.currentTimeMillis
-        const { state: _state, ...rest } = yield* Effect.orDie(
+        const { nonce, state: _state, ...rest } = yield* Effect.orDie(
           Schema.encode(PendingAuthorization.PendingAuthorization)(
             pending
           )
@@ -93,25 +100,38 @@ export const make = (
         const record = JSON.stringify(rest)
         const expiresAt = DateTime.toEpochMillis(pending.expiresAt)
         yield* deleteExpired(now)
-        yield* sql`INSERT INTO ${sql(tables.pending)} (key, record, expires_at) VALUES (${key}, ${record}, ${expiresAt})
-ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at`
-      }).pipe(Effect.mapError(internal.unavailable("set", undefined)))
+        yield* sql`INSERT INTO ${
+          sql(tables.pending)
+        } (key, record, expires_at, nonce) VALUES (${key}, ${record}, ${expiresAt}, ${nonce ?? null})
+ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at, nonce = excluded.nonce`
+      }).pipe(Effect.mapError(unavailable("put")))
 
     const take = (state: string) =>
       Effect.gen(function*() {
         const key = yield* PendingAuthorizations.stateKey(state)
-        const rows = yield* sql<{ readonly record: unknown; readonly expires_at: unknown }>`DELETE FROM ${
-          sql(tables.pending)
-        } WHERE key = ${key} RETURNING record, expires_at`.pipe(
-          Effect.mapError(internal.unavailable("get", undefined))
+        const rows = yield* sql<
+          { readonly record: unknown; readonly expires_at: unknown; readonly nonce: unknown }
+        >`DELETE FROM ${sql(tables.pending)} WHERE key = ${key} RETURNING record, expires_at, nonce`.pipe(
+          Effect.mapError(unavailable("take"))
         )
         const row = rows[0]
         if (row === undefined) return Option.none()
         if (internal.toNumber(row.expires_at) <= (yield* Clock.currentTimeMillis)) return Option.none()
         // The row is gone either way: a pending authorization is consumed once, even a corrupt one.
         const fields = yield* Effect.catchTag(Schema.decodeUnknown(StoredJson)(row.record), "ParseError", corrupt)
+        if (!Predicate.isRecord(fields) || Array.isArray(fields)) {
+          return yield* new OAuthError.PendingAuthorizationsError({
+            operation: "take",
+            reason: "Corrupt",
+            detail: "pending authorization is invalid"
+          })
+        }
         const pending = yield* Effect.catchTag(
-          Schema.decodeUnknown(PendingAuthorization.PendingAuthorization)({ ...fields, state }),
+          Schema.decodeUnknown(PendingAuthorization.PendingAuthorization)({
+            ...fields,
+            state,
+            ...(typeof row.nonce === "string" ? { nonce: row.nonce } : {})
+          }),
           "ParseError",
           corrupt
         )
@@ -119,7 +139,7 @@ ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.
       })
 
     const cleanup = Effect.flatMap(Clock.currentTimeMillis, deleteExpired).pipe(
-      Effect.mapError(internal.unavailable("remove", undefined))
+      Effect.mapError(unavailable("cleanup"))
     )
 
     return { put, take, cleanup }

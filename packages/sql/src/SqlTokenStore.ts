@@ -408,8 +408,9 @@ RETURNING fence, expires_at`.pipe(
 
     const lock = (
       key: string,
-      lockOptions: { readonly lease: Duration.DurationInput }
+      lockOptions: TokenStore.LockOptions
     ): Effect.Effect<TokenStore.Lock, OAuthError.TokenStoreError, Scope.Scope> => {
+      const renew = lockOptions.renew === true
       const leaseMillis = clamp(Math.ceil(Duration.toMillis(lockOptions.lease)), 1, maxLeaseMillis)
       const digest = digestOf(key)
       const unavailable = internal.unavailable("lock", key)
@@ -421,7 +422,9 @@ RETURNING fence, expires_at`.pipe(
             const held = yield* Scope.fork(outer, ExecutionStrategy.sequential)
             const body = Effect.gen(function*() {
               // One fiber per key of this store goes on; the others queue here, in arrival order.
-              yield* restore(Scope.extend(inProcess.acquire(key, Duration.infinity), held))
+              yield* restore(
+                Scope.extend(inProcess.acquire(key, renew ? Duration.infinity : Duration.millis(leaseMillis)), held)
+              )
               const owner = globalThis.crypto.randomUUID()
               const ticketRows = yield* sql<{ readonly ticket: unknown }>`INSERT INTO ${
                 sql(tables.waiters)
@@ -468,33 +471,48 @@ WHERE key = ${key} AND ticket = ${ticket}`,
               yield* dropTicket
 
               // Held: released at once when the scope closes (a failed release is retried in the
-              // background until the lease would have run out anyway), renewed until then.
+              // background until the lease would have run out anyway); with `renew`, renewed until then.
               let until = Date.now() + leaseMillis
+              let advisoryHeld = sessionScope !== undefined
+              const dropAdvisory = Effect.suspend(() => {
+                if (!advisoryHeld || sessionScope === undefined) return Effect.void
+                advisoryHeld = false
+                return Effect.ignore(unlockAdvisory(key, sessionScope))
+              })
               yield* Scope.addFinalizer(
                 held,
                 Effect.gen(function*() {
                   const released = yield* Effect.either(releaseRow(key, owner))
                   if (released._tag === "Left") yield* retryInBackground(releaseRow(key, owner), until)
-                  if (sessionScope !== undefined) yield* Effect.ignore(unlockAdvisory(key, sessionScope))
+                  yield* dropAdvisory
                   yield* notify(key)
                   yield* Effect.sync(() => wake(digest))
                 })
               )
-              const renewal = yield* every(
-                Math.max(1, Math.floor(leaseMillis / 3)),
-                Effect.map(
-                  sql<{ readonly expires_at: unknown }>`UPDATE ${
-                    sql(tables.locks)
-                  } SET expires_at = ${now} + ${leaseMillis}
+              if (renew) {
+                const renewal = yield* every(
+                  Math.max(1, Math.floor(leaseMillis / 3)),
+                  Effect.map(
+                    sql<{ readonly expires_at: unknown }>`UPDATE ${
+                      sql(tables.locks)
+                    } SET expires_at = ${now} + ${leaseMillis}
 WHERE key = ${key} AND owner = ${owner} RETURNING expires_at`,
-                  (rows) => {
-                    if (rows[0] === undefined) return false // taken over: no longer ours
-                    until = Date.now() + leaseMillis
-                    return true
-                  }
+                    (rows) => {
+                      if (rows[0] === undefined) return false // taken over: no longer ours
+                      until = Date.now() + leaseMillis
+                      return true
+                    }
+                  )
                 )
-              )
-              yield* Scope.addFinalizer(held, Fiber.interrupt(renewal))
+                yield* Scope.addFinalizer(held, Fiber.interrupt(renewal))
+              } else if (sessionScope !== undefined) {
+                // Not renewed: the session's advisory lock ends with the lease, like the row.
+                const expiry = yield* Effect.forkIn(
+                  Effect.interruptible(Effect.zipRight(Effect.sleep(Duration.millis(leaseMillis)), dropAdvisory)),
+                  storeScope
+                )
+                yield* Scope.addFinalizer(held, Fiber.interrupt(expiry))
+              }
               return acquired
             })
             return yield* body.pipe(

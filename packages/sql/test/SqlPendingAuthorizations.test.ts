@@ -163,7 +163,7 @@ for (const database of databases(dir)) {
           assertSame(Option.getOrThrow(yield* store.take(state)), pending)
         }))
 
-      it.effect("a corrupt pending row is a TokenStoreError Corrupt that shows no content, and is consumed (S28)", () =>
+      it.effect("a corrupt pending row is a PendingAuthorizationsError Corrupt that shows no content, and is consumed (S28)", () =>
         Effect.gen(function*() {
           const store = yield* PendingAuthorizations.PendingAuthorizations
           const sql = yield* SqlClient.SqlClient
@@ -175,7 +175,7 @@ for (const database of databases(dir)) {
           const garbled = JSON.stringify({ redirectUri: verifier, createdAt: verifier, codeVerifier: 42 })
           yield* sql`UPDATE effect_oauth_pending SET record = ${garbled} WHERE key = ${key}`
           const error = yield* Effect.flip(store.take(state))
-          assert.instanceOf(error, OAuthError.TokenStoreError)
+          assert.instanceOf(error, OAuthError.PendingAuthorizationsError)
           assert.strictEqual(error.reason, "Corrupt")
           for (const rendering of [error.message, JSON.stringify(error), inspect(error, { depth: 10 })]) {
             assert.notInclude(rendering, verifier)

@@ -64,12 +64,6 @@ export interface Options<R = never> {
    * died frees its locks at once, not after their lease (S45).
    */
   readonly sessionLocks?: boolean | undefined
-  /**
-   * Whether the store renews a held lock's lease while its scope is open (S45); default `true`. Only
-   * a store that does not yet do so passes `false`: then a lock whose scope is never closed stands for
-   * a dead holder.
-   */
-  readonly renewsLeases?: boolean | undefined
   /** Whether waiters of two instances are served in arrival order (S47); default `true`. */
   readonly fair?: boolean | undefined
 }
@@ -113,7 +107,6 @@ export const run = <R = never>(
     )
     : Layer.effect(Other, TokenStore.TokenStore)
 
-  const renews = options.renewsLeases ?? true
   const shared = options.shared === true
   const sessionLocks = options.sessionLocks === true
   /** Another instance of the store, like another process, and how to kill it (its scope closes). */
@@ -456,7 +449,7 @@ export const run = <R = never>(
           yield* Scope.close(holder, Exit.void)
         }))
 
-      if (!renews) {
+      {
         it.live("a holder that never releases blocks others only until its lease runs out (a lock dies with its holder)", () =>
           Effect.gen(function*() {
             const { a, b } = yield* both
@@ -495,13 +488,12 @@ export const run = <R = never>(
             yield* Scope.close(current, Exit.void)
             yield* Fiber.join(third).pipe(within(prompt, "the released lock was not handed on"))
           }))
-      } else {
-        it.live("a holder that is alive keeps its lock past its lease: the lease is renewed while its scope is open (S45)", () =>
+        it.live("a holder that is alive keeps its lock past its lease: with renew the lease is renewed while its scope is open (S45)", () =>
           Effect.gen(function*() {
             const { a, b } = yield* both
             const key = freshKey("lock-renewed")
             const holder = yield* Scope.make()
-            const first = yield* Scope.extend(a.lock(key, { lease }), holder)
+            const first = yield* Scope.extend(a.lock(key, { lease, renew: true }), holder)
             const waiter = yield* Effect.fork(Effect.scoped(b.lock(key, { lease: longLease })))
             yield* Effect.sleep(Duration.times(lease, 4))
             assert.isTrue(
@@ -514,7 +506,7 @@ export const run = <R = never>(
           }))
       }
 
-      if (shared && renews) {
+      if (shared) {
         if (sessionLocks) {
           it.live("a holder whose process died frees its lock at once, long before its lease runs out (S45)", () =>
             Effect.gen(function*() {
@@ -522,7 +514,10 @@ export const run = <R = never>(
               const key = freshKey("lock-session")
               const victim = yield* spawn
               // The lock's scope is never closed: the process dies holding it.
-              const first = yield* Scope.extend(victim.store.lock(key, { lease: longLease }), yield* Scope.make())
+              const first = yield* Scope.extend(
+                victim.store.lock(key, { lease: longLease, renew: true }),
+                yield* Scope.make()
+              )
               const waiter = yield* Effect.fork(Effect.scoped(b.lock(key, { lease: longLease })))
               yield* Effect.sleep(Duration.millis(100))
               assert.isTrue(Option.isNone(yield* Fiber.poll(waiter)), "a waiter got a held lock")
@@ -539,7 +534,8 @@ export const run = <R = never>(
               const key = freshKey("lock-lease")
               const victim = yield* spawn
               const start = yield* Clock.currentTimeMillis
-              const first = yield* Scope.extend(victim.store.lock(key, { lease }), yield* Scope.make())
+              // It renewed its lease while it lived.
+              const first = yield* Scope.extend(victim.store.lock(key, { lease, renew: true }), yield* Scope.make())
               yield* victim.kill
               const [lock, gotAt] = yield* Effect.scoped(Effect.zip(
                 b.lock(key, { lease: longLease }),
@@ -557,7 +553,7 @@ export const run = <R = never>(
             const key = freshKey("lock-stale-release")
             const victim = yield* spawn
             const stale = yield* Scope.make()
-            yield* Scope.extend(victim.store.lock(key, { lease }), stale)
+            yield* Scope.extend(victim.store.lock(key, { lease, renew: true }), stale)
             yield* victim.kill
             const current = yield* Scope.make()
             yield* Scope.extend(b.lock(key, { lease: longLease }), current).pipe(

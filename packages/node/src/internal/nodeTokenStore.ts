@@ -295,6 +295,7 @@ export const make = (
     const takeLease = (
       key: string,
       leaseMillis: number,
+      renew: boolean,
       held: Scope.Scope,
       commit: Effect.Effect<void, TokenStoreError>
     ) =>
@@ -315,26 +316,28 @@ export const make = (
         // and its renewal stops before the release runs.
         let end = expiresAt
         yield* Scope.addFinalizer(held, releaseLease(key, fence, () => end))
-        // Forked from an uninterruptible region: made interruptible, or closing the lock would hang.
-        const renewal = yield* Effect.forkIn(
-          Effect.interruptible(renewing(key, fence, leaseMillis, (expiresAt) => void (end = expiresAt))),
-          storeScope
-        )
-        yield* Scope.addFinalizer(held, Fiber.interrupt(renewal))
+        if (renew) {
+          // Forked from an uninterruptible region: made interruptible, or closing the lock would hang.
+          const renewal = yield* Effect.forkIn(
+            Effect.interruptible(renewing(key, fence, leaseMillis, (expiresAt) => void (end = expiresAt))),
+            storeScope
+          )
+          yield* Scope.addFinalizer(held, Fiber.interrupt(renewal))
+        }
         const lock: TokenStore.Lock = { key, fence, expiresAt }
         return lock
       })
 
-    const acquireLease = (key: string, leaseMillis: number, held: Scope.Scope) =>
+    const acquireLease = (key: string, leaseMillis: number, renew: boolean, held: Scope.Scope) =>
       Effect.gen(function*() {
         // Fibers of this store queue in memory and are handed the key at once on release; only the
         // one in front polls the file for holders in other stores and processes.
-        yield* Scope.extend(locks.acquire(key, leaseMillis), held)
+        yield* Scope.extend(locks.acquire(key, renew ? Duration.infinity : Duration.millis(leaseMillis)), held)
         const attempt = Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const until = yield* heldUntil(yield* readDocument("lock", key), key, now)
           const lock = until === undefined
-            ? yield* withMutex("lock", key, (commit) => takeLease(key, leaseMillis, held, commit))
+            ? yield* withMutex("lock", key, (commit) => takeLease(key, leaseMillis, renew, held, commit))
             : undefined
           return lock === undefined ? yield* new LockFile.Busy() : lock
         })
@@ -345,11 +348,11 @@ export const make = (
       })
 
     const lock = Effect.fn("NodeTokenStore.lock")(
-      function*(key: string, options: { readonly lease: Duration.DurationInput }) {
+      function*(key: string, options: TokenStore.LockOptions) {
         // Leases are at most `maxLease` (S42); a holder keeps a lock longer by renewing it.
         const leaseMillis = clamp(Duration.toMillis(options.lease), 1, maxLeaseMillis)
         const held = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
-        return yield* acquireLease(key, leaseMillis, held).pipe(
+        return yield* acquireLease(key, leaseMillis, options.renew === true, held).pipe(
           Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(held, exit))
         )
       }

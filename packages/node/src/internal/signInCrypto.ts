@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { OAuthConfig, SecureRandom } from "@effect-oauth/core"
+import { ConstantTime, OAuthConfig, SecureRandom } from "@effect-oauth/core"
 import type * as Arr from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -158,16 +158,7 @@ export const open = (
   })
 
 /** Compares two strings in time that depends only on their lengths (SPEC S6). */
-export const constantTimeEqual = (a: string, b: string): boolean => {
-  const x = utf8(a)
-  const y = utf8(b)
-  const length = Math.max(x.length, y.length)
-  let diff = x.length ^ y.length
-  for (let i = 0; i < length; i++) {
-    diff |= (x[i] ?? 0) ^ (y[i] ?? 0)
-  }
-  return diff === 0
-}
+export const constantTimeEqual: (a: string, b: string) => boolean = ConstantTime.equals
 
 /** A random identifier of 32 bytes from the CSPRNG, in base64url. */
 export const randomId: Effect.Effect<string> = Effect.flatMap(

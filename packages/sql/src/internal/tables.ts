@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as CreateTables from "../migrations/0001_create_tables.js"
+import * as PendingNonce from "../migrations/0002_pending_nonce.js"
 import * as LockQueue from "../migrations/0003_lock_queue.js"
 
 /** @internal */
@@ -77,6 +78,7 @@ export const migrate = (
   Migrator.make({})({
     loader: Migrator.fromRecord({
       "0001_create_tables": CreateTables.make(tables),
+      "0002_pending_nonce": PendingNonce.make(tables),
       "0003_lock_queue": LockQueue.make(tables)
     }),
     table: tables.migrations

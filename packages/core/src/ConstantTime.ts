@@ -1,0 +1,31 @@
+/**
+ * Comparison of secrets in time that does not depend on where they differ (SPEC S6), for states,
+ * digests and cookie values.
+ *
+ * @since 0.1.0
+ */
+
+const encoder = new TextEncoder()
+
+/**
+ * Compares two strings in time that depends only on their lengths.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const equals = (a: string, b: string): boolean => bytesEqual(encoder.encode(a), encoder.encode(b))
+
+/**
+ * Compares two byte arrays in time that depends only on their lengths.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const bytesEqual = (x: Uint8Array, y: Uint8Array): boolean => {
+  const length = Math.max(x.length, y.length)
+  let diff = x.length ^ y.length
+  for (let i = 0; i < length; i++) {
+    diff |= (x[i] ?? 0) ^ (y[i] ?? 0)
+  }
+  return diff === 0
+}

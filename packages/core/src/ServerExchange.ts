@@ -1,0 +1,207 @@
+/**
+ * One exchange with an authorization server (token, revocation, discovery, userinfo, JWKS): the request,
+ * the response headers and the whole body, under one deadline (SPEC S32), with a bounded body (S15), and
+ * the status matching of RFC 6749 §5.2 (S13, S16) that never lets server text through unscrubbed (S34).
+ *
+ * Build it once, where the `HttpClient` is taken:
+ *
+ * ```ts
+ * const exchange = ServerExchange.make(client, { timeout: "30 seconds" })
+ * const response = yield* exchange.execute(HttpClientRequest.get(jwksUri), "jwks")
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as Headers from "@effect/platform/Headers"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
+import * as Stream from "effect/Stream"
+import * as Text from "./internal/text.js"
+import { ErrorResponse, HttpError } from "./OAuthError.js"
+
+/**
+ * The largest response body read by default: 1 MiB (SPEC S15).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultMaxBodyBytes = 1024 * 1024
+
+/**
+ * Which endpoint an exchange is with; it names the endpoint in `HttpError`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Endpoint = HttpError["endpoint"]
+
+/**
+ * A response read in full within the deadline.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Response {
+  readonly status: number
+  readonly headers: Headers.Headers
+  /** The whole body, decoded as UTF-8. */
+  readonly body: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The one deadline of an exchange: connect, headers and the whole body (SPEC S32). */
+  readonly timeout: Duration.DurationInput
+  /** Default 1 MiB. */
+  readonly maxBodyBytes?: number | undefined
+}
+
+/**
+ * An `HttpClient` decorated for exchanges with an authorization server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerExchange {
+  /**
+   * Sends `request` once (never retried here, SPEC S12, S22) and reads the whole response before the
+   * deadline. Fails with `HttpError` reason `Timeout` at the deadline, wherever the exchange was: a
+   * server that sends headers and then stalls its body times out like one that never answers, and the
+   * request is aborted in the background so that nothing waits on it.
+   */
+  readonly execute: (
+    request: HttpClientRequest.HttpClientRequest,
+    endpoint: Endpoint
+  ) => Effect.Effect<Response, HttpError>
+}
+
+const readBody = (
+  response: HttpClientResponse.HttpClientResponse,
+  endpoint: Endpoint,
+  maxBodyBytes: number
+): Effect.Effect<string, HttpError> => {
+  const tooLarge = () =>
+    new HttpError({ endpoint, reason: "TooLarge", status: response.status, detail: `more than ${maxBodyBytes} bytes` })
+  const declared = Number(response.headers["content-length"])
+  if (Number.isFinite(declared) && declared > maxBodyBytes) return Effect.fail(tooLarge())
+  const initial: { readonly size: number; readonly chunks: Array<Uint8Array> } = { size: 0, chunks: [] }
+  return response.stream.pipe(
+    Stream.runFoldEffect(initial, (acc, chunk) => {
+      const size = acc.size + chunk.length
+      if (size > maxBodyBytes) return Effect.fail(tooLarge())
+      acc.chunks.push(chunk)
+      return Effect.succeed({ size, chunks: acc.chunks })
+    }),
+    Effect.catchTag(
+      "ResponseError",
+      () => Effect.fail(new HttpError({ endpoint, reason: "Transport", status: response.status, detail: "body" }))
+    ),
+    Effect.flatMap(({ chunks, size }) => {
+      const bytes = new Uint8Array(size)
+      let offset = 0
+      for (const chunk of chunks) {
+        bytes.set(chunk, offset)
+        offset += chunk.length
+      }
+      return Effect.try({
+        try: () => new TextDecoder("utf-8", { fatal: true }).decode(bytes),
+        catch: () => new HttpError({ endpoint, reason: "Body", status: response.status, detail: "not UTF-8" })
+      })
+    })
+  )
+}
+
+/**
+ * Decorates `client` once: every `execute` runs under one deadline covering connect, headers and the
+ * whole body (SPEC S32), reads at most `maxBodyBytes` (S15), and turns transport failures into
+ * `HttpError`. The deadline holds inside uninterruptible regions too (a refresh in flight, S23), and the
+ * caller is answered at the deadline even while the aborted request is still being torn down, so a layer
+ * shutting down never waits on an exchange beyond it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (client: HttpClient.HttpClient, options: Options): ServerExchange => {
+  const timeout = Duration.decode(options.timeout)
+  const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes
+  const execute = (request: HttpClientRequest.HttpClientRequest, endpoint: Endpoint) =>
+    client.execute(request).pipe(
+      Effect.catchTags({
+        RequestError: (error) => Effect.fail(new HttpError({ endpoint, reason: "Transport", detail: error.reason })),
+        ResponseError: (error) => Effect.fail(new HttpError({ endpoint, reason: "Transport", detail: error.reason }))
+      }),
+      Effect.flatMap((response) =>
+        Effect.map(
+          readBody(response, endpoint, maxBodyBytes),
+          (body): Response => ({ status: response.status, headers: response.headers, body })
+        )
+      ),
+      // Interruptible even inside an uninterruptible refresh, so that the deadline can abort it; disconnected,
+      // so that the caller is answered at the deadline while the abort finishes in the background.
+      Effect.interruptible,
+      Effect.disconnect,
+      Effect.interruptible,
+      Effect.timeoutFail({ duration: timeout, onTimeout: () => new HttpError({ endpoint, reason: "Timeout" }) })
+    )
+  return { execute }
+}
+
+const parseJsonObject = (text: string): Record<string, unknown> | undefined => {
+  if (text.trim().length === 0) return undefined
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  return Predicate.isRecord(value) && !Array.isArray(value) ? value : undefined
+}
+
+const describeBody = (response: Response): string => {
+  if (response.body.trim().length === 0) return "empty body"
+  const type = response.headers["content-type"]
+  return type === undefined ? "no content type" : `content type ${Text.sanitize(type.split(";")[0], [])}`
+}
+
+/**
+ * Reads an endpoint's answer (SPEC S13, S16): HTTP 200 with a JSON object is success; a 4xx with an
+ * RFC 6749 §5.2 error body is an `ErrorResponse` whose `error`, `error_description` and `error_uri` are
+ * sanitized (bounded, control characters stripped, every one of `secrets` scrubbed, SPEC S34); anything
+ * else — a 5xx, HTML, an empty or non-JSON body — is an `HttpError`. No other body content reaches an
+ * error.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const jsonObject = (
+  response: Response,
+  endpoint: Endpoint,
+  secrets: ReadonlyArray<string> = []
+): Effect.Effect<Record<string, unknown>, HttpError | ErrorResponse> => {
+  const json = parseJsonObject(response.body)
+  if (response.status === 200) {
+    return json === undefined
+      ? Effect.fail(new HttpError({ endpoint, reason: "Body", status: 200, detail: describeBody(response) }))
+      : Effect.succeed(json)
+  }
+  if (response.status >= 400 && response.status < 500 && json !== undefined && typeof json.error === "string") {
+    const description = Text.sanitize(json.error_description, secrets)
+    const uri = Text.sanitize(json.error_uri, secrets)
+    return Effect.fail(
+      new ErrorResponse({
+        error: Text.sanitize(json.error, secrets) ?? "",
+        status: response.status,
+        ...(description === undefined ? {} : { description }),
+        ...(uri === undefined ? {} : { uri })
+      })
+    )
+  }
+  return Effect.fail(new HttpError({ endpoint, reason: "Status", status: response.status }))
+}
