@@ -2,8 +2,8 @@
  * A `TokenStore` on an `@effect/sql` database, shared by every process that points at it: SQLite (a
  * file on one machine) or PostgreSQL (any number of machines).
  *
- * - Records are the core's encoded token sets (`TokenStore.encodeRecord`), decoded whole or not at
- *   all: a corrupt row is a `TokenStoreError` with reason `Corrupt` and stays as it is.
+ * - A backend of `TokenStore.make`: rows keep the record text the core encodes (and decodes, whole or
+ *   not at all: a corrupt row is a `TokenStoreError` with reason `Corrupt` and stays as it is).
  * - Compare-and-set is one conditional statement (`INSERT … ON CONFLICT DO NOTHING`,
  *   `UPDATE … WHERE key = ? AND version = ?`), judged by the rows it returns. Versions and fences
  *   come from one sequence, drawn inside the writing statement (PostgreSQL `nextval`; SQLite a counter
@@ -12,7 +12,19 @@
  * - The per-key lock is a lease row, taken in one statement (insert, or take over a row whose lease
  *   ran out) and released by deleting it only while the owner matches. Leases are computed and
  *   compared on the DATABASE's clock, so processes on machines whose clocks disagree still agree.
- *   A killed holder's row simply runs out. Waiters poll with a short backoff.
+ *   Leases are at most `maxLease`; with `renew: true` the holder renews its lease every third of it
+ *   while the lock's scope is open. Releasing happens at once when the scope closes; a failed
+ *   release is retried in the background (S45).
+ * - Waiters are served in arrival order across processes (S47): fibers of one store queue in memory;
+ *   the one in front takes a ticket in `<prefix>lock_waiters` and takes the lock only when no live
+ *   ticket is before its own. SQLite waiters look every `lockPollInterval` (10 ms).
+ * - PostgreSQL: the lock also lives with a database session. The store reserves one connection of
+ *   the pool for its locks and takes the key's advisory lock (`pg_try_advisory_lock`) on it before the
+ *   row; whoever holds the advisory lock may take over a row whose holder held it too. A killed
+ *   holder's session ends, so its key is free at once, not after the lease; the lease row remains the
+ *   fallback. Releases `NOTIFY` the waiters (`LISTEN` through `@effect/sql-pg`'s client), so a
+ *   waiter in another process looks again at once; the 50 ms poll is the fallback. Give the client
+ *   a pool of at least 2 connections.
  * - Tables are created by the package's migrations, recorded in `<prefix>migrations`, when the layer
  *   is built.
  * - SQLite: give every process one client per database file, with a busy timeout
@@ -21,7 +33,6 @@
  * @since 0.1.0
  */
 import * as OAuthError from "@effect-oauth/core/OAuthError"
-import type * as TokenSet from "@effect-oauth/core/TokenSet"
 import * as TokenStore from "@effect-oauth/core/TokenStore"
 import type * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -155,7 +166,7 @@ export const make = (
     const firstVersion = (rows: ReadonlyArray<{ readonly version: unknown }>): Option.Option<number> =>
       rows[0] === undefined ? Option.none() : Option.some(internal.toNumber(rows[0].version))
 
-    const get = (key: string): Effect.Effect<Option.Option<TokenStore.Versioned>, OAuthError.TokenStoreError> =>
+    const get = (key: string): Effect.Effect<Option.Option<TokenStore.RawRecord>, OAuthError.TokenStoreError> =>
       sql<Row>`SELECT version, record FROM ${sql(tables.tokens)} WHERE key = ${key}`.pipe(
         Effect.mapError(internal.unavailable("get", key)),
         Effect.flatMap((rows) => {
@@ -166,17 +177,16 @@ export const make = (
               new OAuthError.TokenStoreError({ operation: "get", reason: "Corrupt", key, detail: "not a token record" })
             )
           }
-          const version = internal.toNumber(row.version)
-          return Effect.map(TokenStore.decodeRecord(key, row.record), (tokens) => Option.some({ tokens, version }))
+          return Effect.succeed(Option.some({ text: row.record, version: internal.toNumber(row.version) }))
         })
       )
 
     const set = (
       key: string,
-      tokens: TokenSet.TokenSet,
+      record: string,
       writeOptions?: TokenStore.WriteOptions
     ): Effect.Effect<number, OAuthError.TokenStoreError | OAuthError.VersionConflict> =>
-      Effect.flatMap(TokenStore.encodeRecord(tokens), (record) => {
+      Effect.suspend(() => {
         const expected = writeOptions?.expectedVersion
         const write = Effect.suspend(() => {
           if (expected === undefined) {
@@ -523,7 +533,7 @@ WHERE key = ${key} AND owner = ${owner} RETURNING expires_at`,
         ))
     }
 
-    return TokenStore.TokenStore.of({ get, set, remove, lock })
+    return TokenStore.make({ get, set, remove, lock })
   })
 
 /**

@@ -1,5 +1,4 @@
 import { TokenStoreError, VersionConflict } from "@effect-oauth/core/OAuthError"
-import type * as TokenSet from "@effect-oauth/core/TokenSet"
 import * as TokenStore from "@effect-oauth/core/TokenStore"
 import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -185,14 +184,12 @@ export const make = (
     const get = Effect.fn("NodeTokenStore.get")(function*(key: string) {
       const document = yield* readDocument("get", key)
       const entry = Option.getOrUndefined(document)?.records.get(key)
-      if (entry === undefined) return Option.none<TokenStore.Versioned>()
-      const tokens = yield* TokenStore.decodeRecord(key, entry.record)
-      return Option.some<TokenStore.Versioned>({ tokens, version: entry.version })
+      if (entry === undefined) return Option.none<TokenStore.RawRecord>()
+      return Option.some<TokenStore.RawRecord>({ text: entry.record, version: entry.version })
     })
 
     const set = Effect.fn("NodeTokenStore.set")(
-      function*(key: string, tokens: TokenSet.TokenSet, options?: TokenStore.WriteOptions) {
-        const record = yield* TokenStore.encodeRecord(tokens)
+      function*(key: string, record: string, options?: TokenStore.WriteOptions) {
         return yield* withMutex("set", key, (commit) =>
           Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis
@@ -358,6 +355,6 @@ export const make = (
       }
     )
 
-    const service: TokenStore.Service = { get, set, remove, lock }
-    return service
+    const backend: TokenStore.Backend = { get, set, remove, lock }
+    return TokenStore.make(backend)
   })

@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto"
 /** The `format` field that marks a token store document. */
 export const format = "effect-oauth/token-store"
 
-/** A stored record: the version of its last write and the `TokenStore.encodeRecord` text. */
+/** A stored record: the version of its last write and the record text (opaque here: `TokenStore.make` encodes it). */
 export interface Entry {
   readonly version: number
   readonly record: string
