@@ -14,28 +14,30 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
+import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Policy from "./internal/refreshPolicy.js"
+import * as SingleFlight from "./internal/singleFlight.js"
+import * as TokenCache from "./internal/tokenCache.js"
 import { OAuthClient } from "./OAuthClient.js"
 import { OAuthConfig } from "./OAuthConfig.js"
 import {
   type ErrorResponse,
   type HttpError,
+  type InvalidIdToken,
   type InvalidTokenResponse,
   ReauthorizationRequired,
-  type RefreshOutcomeUnknown,
-  type TokenStoreError,
+  RefreshOutcomeUnknown,
+  TokenStoreError,
   type VersionConflict
 } from "./OAuthError.js"
 import type * as TokenSet from "./TokenSet.js"
@@ -53,6 +55,7 @@ export type GetError =
   | ErrorResponse
   | HttpError
   | InvalidTokenResponse
+  | InvalidIdToken
   | TokenStoreError
 
 /**
@@ -71,8 +74,16 @@ export interface Options {
    * is retried once (SPEC S22). Default: off, the outcome-unknown error is returned.
    */
   readonly retryLostRefresh?: boolean | undefined
-  /** At most this many keys are cached; the oldest leave first. Default: 100 000. */
+  /** At most this many keys are cached; the least recently used leave first. Default: 100 000. */
   readonly cacheCapacity?: number | undefined
+  /**
+   * `background` (default): a caller whose token is still valid for longer than `minValidity` gets it
+   * at once while one refresh runs in the background (SPEC S43). `blocking`: every caller whose token
+   * is due waits for the refresh.
+   */
+  readonly refreshMode?: "background" | "blocking" | undefined
+  /** With background refresh, callers whose token expires sooner than this wait. Default: the request timeout plus 5 seconds. */
+  readonly minValidity?: Duration.DurationInput | undefined
 }
 
 /**
@@ -128,30 +139,6 @@ export const reauthorizationCounter = Metric.counter("effect_oauth_reauthorizati
   incremental: true
 })
 
-interface Entry {
-  readonly tokens: TokenSet.TokenSet
-  readonly accessToken: Redacted.Redacted<string>
-  /** When a refresh is due, in epoch milliseconds. */
-  readonly refreshAt: number
-  /** The store version these tokens are at or, when `unpersisted`, were refreshed from. */
-  readonly version: number | null
-  /** The store write failed: these tokens are newer than the store's (SPEC S18). */
-  readonly unpersisted: boolean
-  /** The API rejected this access token (SPEC S25). */
-  rejected: boolean
-}
-
-type Flight = Deferred.Deferred<Entry, GetError>
-
-/** A token set and the store version it is at (`null`: not in the store). */
-interface Current {
-  readonly tokens: TokenSet.TokenSet
-  readonly version: number | null
-}
-
-const value = (token: Option.Option<Redacted.Redacted<string>>): string | undefined =>
-  Option.match(token, { onNone: () => undefined, onSome: Redacted.value })
-
 /**
  * @since 0.1.0
  * @category constructors
@@ -163,45 +150,19 @@ export const make = (
     const client = yield* OAuthClient
     const config = yield* OAuthConfig
     const store = yield* TokenStore
-    const scope = yield* Effect.scope
-    const window = Duration.toMillis(options.refreshWindow ?? config.refreshWindow)
+    const settings: Policy.Settings = { window: Duration.toMillis(options.refreshWindow ?? config.refreshWindow) }
     const lease = options.lockLease ?? Duration.sum(Duration.times(config.requestTimeout, 2), Duration.seconds(10))
     const writeRetry = options.writeRetry ??
       Schedule.exponential(Duration.millis(50)).pipe(Schedule.intersect(Schedule.recurs(4)))
-    const capacity = options.cacheCapacity ?? 100_000
-
-    // The cache and the flights are plain maps owned by this service: every read-and-write of them
-    // happens in one synchronous step, which the Effect runtime never interleaves.
-    const cache = new Map<string, Entry>()
-    const flights = new Map<string, Flight>()
-    // Store versions judged dead whose removal failed: their refresh token is never sent again.
-    const dead = new Map<string, number | null>()
-
-    const entryOf = (tokens: TokenSet.TokenSet, version: number | null, unpersisted: boolean): Entry => ({
-      tokens,
-      accessToken: tokens.accessToken,
-      refreshAt: DateTime.toEpochMillis(tokens.expiresAt) - window,
-      version,
-      unpersisted,
-      rejected: false
-    })
-
-    const remember = (key: string, tokens: TokenSet.TokenSet, version: number | null, unpersisted = false): Entry => {
-      const entry = entryOf(tokens, version, unpersisted)
-      if (!cache.has(key) && cache.size >= capacity) {
-        // The oldest entry leaves, unless it holds tokens the store does not have yet (SPEC S18).
-        for (const [oldest, candidate] of cache) {
-          if (!candidate.unpersisted) {
-            cache.delete(oldest)
-            break
-          }
-        }
-      }
-      cache.set(key, entry)
-      return entry
+    const cache = TokenCache.make(options.cacheCapacity ?? 100_000)
+    const flights = SingleFlight.make<TokenSet.TokenSet, GetError>(yield* Effect.scope)
+    const retryWrites = {
+      schedule: writeRetry,
+      while: (error: TokenStoreError | VersionConflict) => error._tag === "TokenStoreError"
     }
 
-    const forget = (key: string) => Effect.sync(() => cache.delete(key))
+    const remember = (key: string, tokens: TokenSet.TokenSet, version: number) =>
+      cache.set(key, TokenCache.fresh(tokens, version, Policy.refreshAt(tokens, settings)))
 
     const reauthorize = (
       key: string,
@@ -209,14 +170,15 @@ export const make = (
       version: Option.Option<number | null>
     ) =>
       Effect.gen(function*() {
-        yield* forget(key)
+        cache.delete(key)
         if (Option.isSome(version)) {
-          // Only the record we judged dead is removed (a newer sign-in stays), with the write retries of
-          // new tokens; until it is gone this process never sends its refresh token again.
-          dead.set(key, version.value)
+          // Only the record judged dead is removed (a newer sign-in stays); until it is gone this
+          // process never sends its refresh token again.
+          const dead = TokenCache.dead(version.value, reason)
+          cache.set(key, dead)
           yield* store.remove(key, { expectedVersion: version.value }).pipe(
-            Effect.retry({ schedule: writeRetry, while: (error) => error._tag === "TokenStoreError" }),
-            Effect.tap(() => Effect.sync(() => dead.delete(key))),
+            Effect.retry(retryWrites),
+            Effect.tap(() => Effect.sync(() => cache.get(key) === dead && cache.delete(key))),
             Effect.ignore
           )
         }
@@ -224,169 +186,154 @@ export const make = (
         return yield* new ReauthorizationRequired({ reason, key })
       })
 
-    /** Stores refreshed tokens before anyone sees them (SPEC S18). */
+    /** Stores refreshed tokens before anyone sees them (S18); if that fails they stay in memory. */
     const persist = (key: string, tokens: TokenSet.TokenSet, base: number | null) =>
       store.set(key, tokens, { expectedVersion: base }).pipe(
-        Effect.retry({ schedule: writeRetry, while: (error) => error._tag === "TokenStoreError" }),
+        Effect.retry(retryWrites),
         Effect.matchEffect({
-          onSuccess: (version) => Effect.succeed(remember(key, tokens, version)),
-          onFailure: (error: TokenStoreError | VersionConflict) =>
+          onSuccess: (version) => Effect.as(Effect.sync(() => remember(key, tokens, version)), tokens),
+          onFailure: (error) =>
             error._tag === "VersionConflict"
-              // Someone wrote the key while our lease had run out. Our tokens are valid and were
-              // issued for the refresh token we sent, so hand them out, and let the store's newer
-              // record win for everyone after.
+              // Someone wrote the key while our lease had run out. Our tokens are valid and were issued
+              // for the refresh token we sent, so hand them out, and let the store's newer record win
+              // for everyone after.
               ? Effect.map(store.get(key), (stored) => {
                 Option.match(stored, {
                   onNone: () => cache.delete(key),
                   onSome: (record) => remember(key, record.tokens, record.version)
                 })
-                return entryOf(tokens, base, false)
+                return tokens
               })
               : Effect.zipRight(
-                Effect.sync(() => remember(key, tokens, base, true)),
+                Effect.sync(() =>
+                  cache.set(key, TokenCache.unpersisted(tokens, base, Policy.refreshAt(tokens, settings)))
+                ),
                 Effect.fail(error)
               )
         })
       )
 
-    const sendRefresh = (tokens: TokenSet.TokenSet) =>
+    /**
+     * The last line of defence once a refresh answer arrived (S33): whatever fails or dies while it is
+     * stored, the new tokens stay in memory as unpersisted and the caller gets a typed error.
+     */
+    const keep = (key: string, tokens: TokenSet.TokenSet, base: number | null) =>
+      Effect.catchAllDefect(persist(key, tokens, base), () =>
+        Effect.zipRight(
+          Effect.sync(() => cache.set(key, TokenCache.unpersisted(tokens, base, Policy.refreshAt(tokens, settings)))),
+          new TokenStoreError({ operation: "set", reason: "Unavailable", key, detail: "the write failed unexpectedly" })
+        ))
+
+    const send = (tokens: TokenSet.TokenSet) =>
       Effect.zipRight(Metric.increment(refreshCounter), client.refresh(tokens))
 
-    const refreshRecord = (
-      key: string,
-      current: Current,
-      adopted: boolean
-    ): Effect.Effect<Entry, GetError> =>
+    const refresh = (key: string, sent: Policy.Stored, retried: boolean): Effect.Effect<TokenSet.TokenSet, GetError> =>
       Effect.gen(function*() {
         const attempt = options.retryLostRefresh === true
-          ? sendRefresh(current.tokens).pipe(
-            Effect.catchTag("RefreshOutcomeUnknown", () => sendRefresh(current.tokens))
-          )
-          : sendRefresh(current.tokens)
-        const result = yield* Effect.either(attempt)
-        if (Either.isRight(result)) return yield* persist(key, result.right, current.version)
+          ? send(sent.tokens).pipe(Effect.catchTag("RefreshOutcomeUnknown", () => send(sent.tokens)))
+          : send(sent.tokens)
+        // A defect after the request went out: the server may have rotated the token (S33).
+        const result = yield* Effect.either(
+          Effect.catchAllDefect(attempt, () => new RefreshOutcomeUnknown({ reason: "Defect" }))
+        )
+        if (Either.isRight(result)) return yield* keep(key, result.right, sent.version)
         const error = result.left
         if (error._tag !== "ReauthorizationRequired") return yield* Effect.fail(error)
-        if (error.reason === "refresh-token-rejected" && !adopted) {
-          // SPEC S21: another process may have rotated the token since we read it.
-          const reread = yield* store.get(key)
-          if (
-            Option.isSome(reread) &&
-            value(reread.value.tokens.refreshToken) !== value(current.tokens.refreshToken)
-          ) {
-            const now = yield* Clock.currentTimeMillis
-            const fresh = DateTime.toEpochMillis(reread.value.tokens.expiresAt) - window > now
-            return fresh
-              ? remember(key, reread.value.tokens, reread.value.version)
-              : yield* refreshRecord(key, reread.value, true)
-          }
+        if (error.reason !== "refresh-token-rejected") {
+          return yield* carryOut(key, Policy.afterFailure(sent, error), true)
         }
-        return yield* reauthorize(key, error.reason, Option.some(current.version))
+        // S21: another process may have rotated the token since we read it.
+        const reread = retried ? Option.none() : yield* store.get(key)
+        const now = yield* Clock.currentTimeMillis
+        return yield* carryOut(key, Policy.afterRejection(sent, reread, now, settings, retried), true)
       })
 
-    /** The slow path: under the store lock, re-read, then adopt or refresh (SPEC S17–S24). */
-    const flight = (key: string, rejected: string | undefined): Effect.Effect<Entry, GetError> =>
+    const carryOut = (
+      key: string,
+      decision: Policy.Decision,
+      retried: boolean
+    ): Effect.Effect<TokenSet.TokenSet, GetError> =>
+      Policy.Decision.$match(decision, {
+        Adopt: ({ tokens, unpersisted, version }) =>
+          Effect.sync(() => {
+            if (!unpersisted && version !== null) remember(key, tokens, version)
+            return tokens
+          }),
+        // Once the refresh token is sent, the answer is stored even if the layer is shutting down.
+        Refresh: ({ tokens, version }) => Effect.uninterruptible(refresh(key, { tokens, version }, retried)),
+        Reauthorize: ({ reason, version }) => reauthorize(key, reason, version),
+        WriteBack: () => Effect.die("a write back is carried out by the flight")
+      })
+
+    /** The slow path: under the store lock, re-read, then decide and carry it out (S17–S24). */
+    const flight = (key: string): Effect.Effect<TokenSet.TokenSet, GetError> =>
       Effect.scoped(Effect.gen(function*() {
         yield* store.lock(key, { lease })
-        const cached = cache.get(key)
-        const stored = yield* store.get(key)
-        let current: Current | undefined = Option.getOrUndefined(stored)
-        if (
-          cached !== undefined && cached.unpersisted &&
-          (current === undefined || current.version === cached.version)
-        ) {
-          // Our last refresh could not be stored: those tokens are the newest; store them now.
-          const written = yield* Effect.either(
-            store.set(key, cached.tokens, { expectedVersion: current?.version ?? null })
-          )
-          current = { tokens: cached.tokens, version: Either.getOrElse(written, () => current?.version ?? null) }
-          if (Either.isRight(written)) remember(key, cached.tokens, written.right)
-        }
-        if (current === undefined) {
-          dead.delete(key)
-          return yield* reauthorize(key, "no-tokens", Option.none())
-        }
-        if (dead.has(key)) {
-          if (dead.get(key) === current.version) {
-            return yield* reauthorize(key, "refresh-token-rejected", Option.some(current.version))
-          }
-          dead.delete(key)
-        }
+        const stored: Option.Option<Policy.Stored> = yield* store.get(key)
         const now = yield* Clock.currentTimeMillis
-        const due = DateTime.toEpochMillis(current.tokens.expiresAt) - window <= now
-        if (!due && Redacted.value(current.tokens.accessToken) !== rejected) {
-          const entry = cache.get(key)
-          return entry !== undefined && entry.unpersisted && entry.tokens === current.tokens
-            ? entry
-            : remember(key, current.tokens, current.version)
-        }
-        if (current.tokens.refreshExpired(DateTime.unsafeMake(now))) {
-          return yield* reauthorize(key, "refresh-token-expired", Option.some(current.version))
-        }
-        if (Option.isNone(current.tokens.refreshToken)) {
-          return yield* reauthorize(key, "no-refresh-token", Option.some(current.version))
-        }
-        // Once the refresh token is sent, the answer is stored even if the layer is shutting down.
-        return yield* Effect.uninterruptible(refreshRecord(key, current, false))
-      })).pipe(
-        Effect.withSpan("AccessTokens.refresh", { attributes: { "oauth.key": key } })
-      )
-
-    /** One flight per key: every caller awaits it; it runs to the end even if they all leave (S19, S23). */
-    const join = (key: string): Effect.Effect<Entry, GetError> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.suspend(() => {
-          const existing = flights.get(key)
-          if (existing !== undefined) return restore(Deferred.await(existing))
-          const rejected = cache.get(key)
-          const deferred = Deferred.unsafeMake<Entry, GetError>(FiberId.none)
-          flights.set(key, deferred)
-          // Every end of the flight, interruption by a shutting-down layer included, reaches its waiters.
-          const run = flight(key, rejected?.rejected === true ? Redacted.value(rejected.accessToken) : undefined).pipe(
-            Effect.onExit((exit) =>
-              Effect.zipRight(
-                Effect.sync(() => {
-                  if (flights.get(key) === deferred) flights.delete(key)
-                }),
-                Deferred.done(deferred, exit)
-              )
-            )
-          )
-          // The flight runs in the service's scope, not the caller's: interrupting callers leaves it be.
-          // A flight that never starts (its scope already closed) still ends its waiters.
-          return Effect.flatMap(Effect.forkIn(Effect.interruptible(run), scope), (fiber) => {
-            fiber.addObserver((exit) => {
-              if (flights.get(key) === deferred) flights.delete(key)
-              if (Exit.isFailure(exit)) Deferred.unsafeDone(deferred, Effect.failCause(exit.cause))
+        let decision = Policy.decide(cache.get(key), stored, now, settings)
+        if (decision._tag === "WriteBack") {
+          const { expectedVersion, tokens } = decision
+          const written = yield* Effect.either(store.set(key, tokens, { expectedVersion }))
+          const before = cache.get(key)
+          if (Either.isRight(written)) {
+            remember(key, tokens, written.right)
+            if (before?._tag === "Rejected") {
+              cache.set(key, TokenCache.rejected(TokenCache.fresh(tokens, written.right, 0)))
+            }
+          }
+          const version = Either.isRight(written)
+            ? written.right
+            : Option.match(stored, {
+              onNone: () => null,
+              onSome: (s) => s.version
             })
-            return restore(Deferred.await(deferred))
-          })
-        })
-      )
+          decision = Policy.decide(cache.get(key), Option.some({ tokens, version }), now, settings)
+        }
+        return yield* carryOut(key, decision, false)
+      })).pipe(Effect.withSpan("AccessTokens.refresh", { attributes: { "oauth.key": key } }))
 
     const slow = Effect.fn("AccessTokens.get")(function*(key: string) {
       yield* Effect.annotateCurrentSpan("oauth.key", key)
-      return yield* join(key)
+      return yield* flights.join(key, flight(key))
     })
 
-    const lookup = (key: string): Effect.Effect<Entry, GetError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const entry = cache.get(key)
-        if (entry !== undefined && !entry.rejected && now < entry.refreshAt) return Effect.succeed(entry)
-        // Callers arriving while a refresh is in flight just wait for it, without a span of their own.
-        const flight = flights.get(key)
-        return flight !== undefined ? Deferred.await(flight) : slow(key)
+    /** The tokens for `key`: from memory while fresh, else from the flight in progress or a new one. */
+    const lookup = (key: string): Effect.Effect<TokenSet.TokenSet, GetError> => {
+      // Callers arriving while a refresh is in flight just wait for it, without a span of their own.
+      const inFlight = flights.current(key)
+      return inFlight !== undefined ? Deferred.await(inFlight) : slow(key)
+    }
+
+    const usable = (key: string, fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
+      const entry = cache.get(key)
+      return entry !== undefined && (entry._tag === "Fresh" || entry._tag === "Unpersisted") &&
+          Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() < entry.refreshAt
+        ? entry
+        : undefined
+    }
+
+    // The hot path: one step, reading the fiber's own clock (a TestClock in tests) without a generator.
+    const get = (key: string): Effect.Effect<Redacted.Redacted<string>, GetError> =>
+      Effect.withFiberRuntime((fiber) => {
+        const entry = usable(key, fiber)
+        return entry !== undefined ? entry.success : Effect.map(lookup(key), (tokens) => tokens.accessToken)
       })
 
-    const get = (key: string) => Effect.map(lookup(key), (entry) => entry.accessToken)
-
-    const tokens = (key: string) => Effect.map(lookup(key), (entry) => entry.tokens)
+    const tokens = (key: string): Effect.Effect<TokenSet.TokenSet, GetError> =>
+      Effect.withFiberRuntime((fiber) => {
+        const entry = usable(key, fiber)
+        return entry !== undefined ? Effect.succeed(entry.tokens) : lookup(key)
+      })
 
     const invalidate = (key: string, accessToken: Redacted.Redacted<string>) =>
       Effect.sync(() => {
         const entry = cache.get(key)
-        if (entry !== undefined && Redacted.value(entry.accessToken) === Redacted.value(accessToken)) {
-          entry.rejected = true
+        if (
+          entry !== undefined && (entry._tag === "Fresh" || entry._tag === "Unpersisted") &&
+          Redacted.value(entry.tokens.accessToken) === Redacted.value(accessToken)
+        ) {
+          cache.set(key, TokenCache.rejected(entry))
         }
       })
 
@@ -407,7 +354,8 @@ export const make = (
         yield* store.lock(key, { lease })
         const stored = yield* store.get(key)
         const cached = cache.get(key)
-        const refreshToken = cached?.unpersisted === true
+        const unpersisted = cached?._tag === "Unpersisted" || (cached?._tag === "Rejected" && cached.unpersisted)
+        const refreshToken = unpersisted
           ? cached.tokens.refreshToken
           : Option.flatMap(stored, (record) => record.tokens.refreshToken)
         if (Option.isNone(stored) && cached === undefined) return "no-tokens" as const

@@ -15,6 +15,17 @@ import { InvalidTokenResponse } from "./OAuthError.js"
 /**
  * `expires_in`: a non-negative integer, or a string of decimal digits.
  *
+ * @example
+ * ```ts
+ * import { TokenResponse } from "@effect-oauth/core"
+ * import { Schema } from "effect"
+ *
+ * const decode = Schema.decodeUnknownSync(TokenResponse.ExpiresIn)
+ * assert.strictEqual(decode(3600), 3600)
+ * assert.strictEqual(decode("3600"), 3600)
+ * assert.throws(() => decode(-1))
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -28,6 +39,16 @@ export const ExpiresIn: Schema.Schema<number, number | string> = Schema.Union(
 
 /**
  * `token_type`: Bearer, compared without regard to case and normalised to `"Bearer"`.
+ *
+ * @example
+ * ```ts
+ * import { TokenResponse } from "@effect-oauth/core"
+ * import { Schema } from "effect"
+ *
+ * const decode = Schema.decodeUnknownSync(TokenResponse.BearerTokenType)
+ * assert.strictEqual(decode("bearer"), "Bearer")
+ * assert.throws(() => decode("mac"))
+ * ```
  *
  * @since 0.1.0
  * @category schemas
@@ -48,6 +69,21 @@ export const BearerTokenType: Schema.Schema<"Bearer", string> = Schema.transform
 const Token = Schema.Redacted(Schema.String.pipe(Schema.minLength(1)))
 
 /**
+ * @example
+ * ```ts
+ * import { TokenResponse } from "@effect-oauth/core"
+ * import { Redacted, Schema } from "effect"
+ *
+ * const response = Schema.decodeUnknownSync(TokenResponse.TokenResponse)({
+ *   access_token: "at-1",
+ *   token_type: "Bearer",
+ *   expires_in: 3600,
+ *   refresh_token: "rt-1"
+ * })
+ * assert.strictEqual(Redacted.value(response.access_token), "at-1")
+ * assert.strictEqual(String(response.access_token), "<redacted>")
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -56,12 +92,27 @@ export class TokenResponse extends Schema.Class<TokenResponse>("@effect-oauth/co
   token_type: BearerTokenType,
   expires_in: Schema.optional(ExpiresIn),
   refresh_token: Schema.optional(Token),
-  scope: Schema.optional(Schema.String)
+  scope: Schema.optional(Schema.String),
+  /** The OpenID Connect ID Token, a JWT (OpenID Connect Core §3.1.3.3); validated by `@effect-oauth/oidc`. */
+  id_token: Schema.optional(Token)
 }) {}
 
 /**
  * Decodes a parsed JSON body. The error names the offending fields but never shows a value, because
  * the body may hold secrets, and is formatted in bounded time and stack for any input (SPEC S34).
+ *
+ * @example
+ * ```ts
+ * import { TokenResponse } from "@effect-oauth/core"
+ * import { Effect, Either } from "effect"
+ *
+ * const ok = Effect.runSync(Effect.either(TokenResponse.decode({ access_token: "at-1", token_type: "bearer" })))
+ * assert.ok(Either.isRight(ok))
+ *
+ * // The error names the fields, never their values.
+ * const bad = Effect.runSync(Effect.flip(TokenResponse.decode({ access_token: "", token_type: "mac" })))
+ * assert.deepStrictEqual(bad.issues, ["access_token is invalid", "token_type is invalid"])
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -74,8 +125,53 @@ export const decode = (body: unknown): Effect.Effect<TokenResponse, InvalidToken
 /**
  * The scopes of a space-delimited `scope` value (RFC 6749 §3.3).
  *
+ * @example
+ * ```ts
+ * import { TokenResponse } from "@effect-oauth/core"
+ * import { Option } from "effect"
+ *
+ * assert.deepStrictEqual(TokenResponse.parseScope("read  write"), Option.some(["read", "write"]))
+ * assert.deepStrictEqual(TokenResponse.parseScope(undefined), Option.none())
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
 export const parseScope = (scope: string | undefined): Option.Option<ReadonlyArray<string>> =>
   scope === undefined ? Option.none() : Option.some(scope.split(" ").filter((s) => s.length > 0))
+
+const knownFields = new Set(["access_token", "token_type", "expires_in", "refresh_token", "scope", "id_token"])
+const unsafeKeys = new Set(["__proto__", "constructor", "prototype"])
+
+/** The largest JSON size of the other fields kept from one token response. */
+const maxExtraFieldsLength = 16 * 1024
+
+const jsonLength = (value: unknown): number => {
+  try {
+    return JSON.stringify(value)?.length ?? 0
+  } catch {
+    return Number.POSITIVE_INFINITY
+  }
+}
+
+/**
+ * The fields of a token response body other than those `TokenResponse` reads (`access_token`,
+ * `token_type`, `expires_in`, `refresh_token`, `scope`, `id_token`), as the server sent them. Kept in
+ * order while their JSON fits in 16 KiB; a field that does not fit, and keys such as `__proto__`, are
+ * left out (SPEC S28).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const extraFields = (body: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> => {
+  const fields: Record<string, unknown> = {}
+  let length = 2
+  for (const [key, value] of Object.entries(body)) {
+    if (knownFields.has(key) || unsafeKeys.has(key) || value === undefined) continue
+    const size = key.length + jsonLength(value) + 4
+    if (length + size > maxExtraFieldsLength) continue
+    length += size
+    fields[key] = value
+  }
+  return fields
+}

@@ -11,11 +11,13 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { describeParseError, TokenStoreError, VersionConflict } from "./OAuthError.js"
@@ -24,12 +26,17 @@ import * as TokenSet from "./TokenSet.js"
 /**
  * A stored token set with its version. Versions grow with every write of the key.
  *
+ * `refreshSentAt` is the possibly-spent mark (SPEC S44): a refresh of these tokens' refresh token was
+ * sent at that instant and its answer never came back, so the server may have rotated it. Nobody
+ * sends that refresh token again automatically.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface Versioned {
   readonly tokens: TokenSet.TokenSet
   readonly version: number
+  readonly refreshSentAt?: DateTime.Utc | undefined
 }
 
 /**
@@ -41,6 +48,30 @@ export interface Versioned {
  */
 export interface WriteOptions {
   readonly expectedVersion?: number | null | undefined
+}
+
+/**
+ * A write of tokens: `refreshSentAt` marks the refresh token as possibly spent (SPEC S44); a write
+ * without it clears the mark.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SetOptions extends WriteOptions {
+  readonly refreshSentAt?: DateTime.Utc | undefined
+}
+
+/**
+ * `lease`: how long a holder that stops renewing keeps others out. `renew`: keep the lease renewed
+ * (every lease / 3) while the lock's scope is open, so a live holder never loses the lock (SPEC S45);
+ * the holder then bounds how long it holds the lock itself.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LockOptions {
+  readonly lease: Duration.DurationInput
+  readonly renew?: boolean | undefined
 }
 
 /**
@@ -58,6 +89,42 @@ export interface Lock {
 }
 
 /**
+ * A stored record as a backend keeps it: opaque text (the token set and the S44 mark, possibly
+ * sealed) and its version.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RawRecord {
+  readonly text: string
+  readonly version: number
+}
+
+/**
+ * What a store implementation provides: raw record operations and a per-key lock. Encoding,
+ * decoding and sealing happen once, above every backend ({@link make}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Backend {
+  readonly get: (key: string) => Effect.Effect<Option.Option<RawRecord>, TokenStoreError>
+  /** Writes the text and returns the record's new version. */
+  readonly set: (
+    key: string,
+    text: string,
+    options?: WriteOptions
+  ) => Effect.Effect<number, TokenStoreError | VersionConflict>
+  /** Removes the record; `false` when there was none. */
+  readonly remove: (key: string, options?: WriteOptions) => Effect.Effect<boolean, TokenStoreError | VersionConflict>
+  /**
+   * Waits for the key's lock and holds it until the scope closes or, when it is not renewed, the
+   * lease runs out, whichever comes first.
+   */
+  readonly lock: (key: string, options: LockOptions) => Effect.Effect<Lock, TokenStoreError, Scope.Scope>
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -67,18 +134,17 @@ export interface Service {
   readonly set: (
     key: string,
     tokens: TokenSet.TokenSet,
-    options?: WriteOptions
+    options?: SetOptions
   ) => Effect.Effect<number, TokenStoreError | VersionConflict>
   /** Removes the record; `false` when there was none. */
   readonly remove: (key: string, options?: WriteOptions) => Effect.Effect<boolean, TokenStoreError | VersionConflict>
   /**
-   * Waits for the key's lock and holds it until the scope closes or the lease runs out, whichever
-   * comes first.
+   * Waits for the key's lock and holds it until the scope closes or, when it is not renewed, the
+   * lease runs out, whichever comes first.
    */
-  readonly lock: (
-    key: string,
-    options: { readonly lease: Duration.DurationInput }
-  ) => Effect.Effect<Lock, TokenStoreError, Scope.Scope>
+  readonly lock: (key: string, options: LockOptions) => Effect.Effect<Lock, TokenStoreError, Scope.Scope>
+  /** The raw operations below this store, when it was made with {@link make} (encrypted stores wrap them). */
+  readonly backend?: Backend | undefined
 }
 
 /**
@@ -87,39 +153,116 @@ export interface Service {
  */
 export class TokenStore extends Context.Tag("@effect-oauth/core/TokenStore")<TokenStore, Service>() {}
 
+/** The stored record: the token set's fields and the possibly-spent mark (SPEC S44). */
+const RecordJson = Schema.parseJson(Schema.Struct({
+  ...TokenSet.TokenSet.fields,
+  refreshSentAt: Schema.optional(Schema.DateTimeUtc)
+}))
+
+const corrupt = (key: string, error: ParseResult.ParseError) =>
+  new TokenStoreError({ operation: "get", reason: "Corrupt", key, detail: describeParseError(error, "record") })
+
+const unencodable = (key: string | undefined) =>
+  new TokenStoreError({
+    operation: "set",
+    reason: "Corrupt",
+    ...(key === undefined ? {} : { key }),
+    detail: "the tokens cannot be encoded (a value out of range)"
+  })
+
 /**
- * Encodes a token set as the stored JSON text.
+ * Encodes a record as its stored text. Total: a value that cannot be encoded (an instant out of
+ * range) is a `TokenStoreError`, never a defect (SPEC S33).
  *
  * @since 0.1.0
  * @category utils
  */
-export const encodeRecord = (tokens: TokenSet.TokenSet): Effect.Effect<string> =>
-  Effect.orDie(Schema.encode(TokenSet.StoredJson)(tokens))
+export const encodeText = (
+  key: string,
+  tokens: TokenSet.TokenSet,
+  refreshSentAt?: DateTime.Utc | undefined
+): Effect.Effect<string, TokenStoreError> =>
+  Effect.suspend(() =>
+    Schema.encode(RecordJson)({ ...tokens, ...(refreshSentAt === undefined ? {} : { refreshSentAt }) })
+  ).pipe(
+    Effect.mapError(() => unencodable(key)),
+    Effect.catchAllDefect(() => Effect.fail(unencodable(key)))
+  )
 
 /**
- * Decodes stored JSON text; a corrupt record is a `TokenStoreError` that names the key and the
- * problem's place, never the content (SPEC S28).
+ * Decodes stored text; a corrupt record is a `TokenStoreError` that names the key and the problem's
+ * place, never the content (SPEC S28).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const decodeText = (
+  key: string,
+  text: string
+): Effect.Effect<
+  { readonly tokens: TokenSet.TokenSet; readonly refreshSentAt: DateTime.Utc | undefined },
+  TokenStoreError
+> =>
+  Schema.decode(RecordJson)(text).pipe(
+    Effect.map(({ refreshSentAt, ...fields }) => ({ tokens: new TokenSet.TokenSet(fields, true), refreshSentAt })),
+    Effect.catchTag("ParseError", (error) => corrupt(key, error))
+  )
+
+/**
+ * Encodes a token set as the stored JSON text (for stores not yet built with {@link make}).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const encodeRecord = (tokens: TokenSet.TokenSet): Effect.Effect<string> => Effect.orDie(encodeText("", tokens))
+
+/**
+ * Decodes stored JSON text (for stores not yet built with {@link make}); a corrupt record is a
+ * `TokenStoreError` that names the key and the problem's place, never the content (SPEC S28).
  *
  * @since 0.1.0
  * @category utils
  */
 export const decodeRecord = (key: string, text: string): Effect.Effect<TokenSet.TokenSet, TokenStoreError> =>
-  Schema.decode(TokenSet.StoredJson)(text).pipe(
-    Effect.catchTag(
-      "ParseError",
-      (error) =>
-        new TokenStoreError({ operation: "get", reason: "Corrupt", key, detail: describeParseError(error, "record") })
-    )
-  )
+  Effect.map(decodeText(key, text), (record) => record.tokens)
+
+/**
+ * The token store over a backend: records are encoded once here, above the backend (compare
+ * `KeyValueStore.make` in `@effect/platform`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (backend: Backend): Service => ({
+  get: (key) =>
+    Effect.flatMap(backend.get(key), (found) =>
+      Option.isNone(found)
+        ? Effect.succeed(Option.none())
+        : Effect.map(decodeText(key, found.value.text), ({ refreshSentAt, tokens }) =>
+          Option.some<Versioned>({
+            tokens,
+            version: found.value.version,
+            ...(refreshSentAt === undefined ? {} : { refreshSentAt })
+          }))),
+  set: (key, tokens, options) =>
+    Effect.flatMap(
+      encodeText(key, tokens, options?.refreshSentAt),
+      (text) => backend.set(key, text, { expectedVersion: options?.expectedVersion })
+    ),
+  remove: (key, options) => backend.remove(key, options),
+  lock: (key, options) => backend.lock(key, options),
+  backend
+})
 
 interface LockState {
-  holder: { readonly fence: number; readonly expiresAt: number } | undefined
+  holder: { readonly fence: number; expiresAt: number } | undefined
   readonly waiters: Set<Deferred.Deferred<void>>
 }
 
 /**
  * A lock table on Effect's `Clock`, for stores whose records live in this process. Idle keys leave
- * no state behind. Exposed for store implementations that need an in-process lock.
+ * no state behind. Exposed for store implementations that need an in-process lock. With `renew`, a
+ * fiber in the lock's scope extends the lease every lease / 3 until the scope closes (SPEC S45).
  *
  * @since 0.1.0
  * @category constructors
@@ -142,6 +285,15 @@ export const makeLockTable = Effect.gen(function*() {
       table.delete(key)
     })
 
+  /** Extends the lease of the holder `fence`; false once it is no longer the holder. */
+  const extend = (key: string, fence: number, lease: number) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      const holder = table.get(key)?.holder
+      if (holder === undefined || holder.fence !== fence) return false
+      holder.expiresAt = now + lease
+      return true
+    })
+
   const tryTake = (key: string, lease: number, now: number, waiter: Deferred.Deferred<void>) => {
     let state = table.get(key)
     if (state === undefined) {
@@ -150,14 +302,25 @@ export const makeLockTable = Effect.gen(function*() {
     }
     if (state.holder === undefined || state.holder.expiresAt <= now) {
       state.holder = { fence: ++fences, expiresAt: now + lease }
-      return { _tag: "Taken" as const, lock: { key, ...state.holder } }
+      return { _tag: "Taken" as const, lock: { key, fence: state.holder.fence, expiresAt: state.holder.expiresAt } }
     }
     state.waiters.add(waiter)
     return { _tag: "Wait" as const, until: state.holder.expiresAt, state }
   }
 
-  const acquire = (key: string, lease: Duration.DurationInput): Effect.Effect<Lock, never, Scope.Scope> => {
+  const acquire = (
+    key: string,
+    lease: Duration.DurationInput,
+    options?: { readonly renew?: boolean | undefined }
+  ): Effect.Effect<Lock, never, Scope.Scope> => {
     const millis = Duration.toMillis(lease)
+    const renewal = (fence: number) =>
+      Effect.interruptible(
+        Effect.repeat(
+          Effect.flatMap(Effect.sleep(Duration.millis(Math.max(1, millis / 3))), () => extend(key, fence, millis)),
+          { while: (held) => held }
+        )
+      )
     return Effect.flatMap(Effect.scope, (scope) =>
       // Taking the lock and registering its release happen in one uninterruptible step; the wait
       // between attempts stays interruptible. One mask for the whole loop: a mask opened inside the
@@ -170,7 +333,10 @@ export const makeLockTable = Effect.gen(function*() {
           ([now, waiter]) => {
             const outcome = tryTake(key, millis, now, waiter)
             if (outcome._tag === "Taken") {
-              return Effect.as(Scope.addFinalizer(scope, release(key, outcome.lock.fence)), outcome.lock)
+              const fence = outcome.lock.fence
+              const held = Effect.as(Scope.addFinalizer(scope, release(key, fence)), outcome.lock)
+              // The renewal fiber lives in the lock's scope: closing it stops the renewal, then releases.
+              return options?.renew === true ? Effect.zipLeft(held, Effect.forkIn(renewal(fence), scope)) : held
             }
             return restore(
               Deferred.await(waiter).pipe(
@@ -192,16 +358,15 @@ export const makeLockTable = Effect.gen(function*() {
 })
 
 /**
- * An in-memory store: records are kept as encoded JSON, exactly as a persistent store would keep them.
+ * The memory backend: records are kept as text, exactly as a persistent store would keep them. Its
+ * `set` writes any text, which tests use to plant corrupt records.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeMemory: Effect.Effect<
-  Service & { readonly unsafeSetRaw: (key: string, text: string) => Effect.Effect<void> }
-> = Effect.gen(function*() {
+export const makeMemoryBackend: Effect.Effect<Backend> = Effect.gen(function*() {
   // Every operation below is synchronous, so each is atomic on the Effect runtime.
-  const records = new Map<string, { readonly text: string; readonly version: number }>()
+  const records = new Map<string, RawRecord>()
   const locks = yield* makeLockTable
   let versions = 0
 
@@ -211,39 +376,33 @@ export const makeMemory: Effect.Effect<
     return expected === undefined || expected === actual ? undefined : new VersionConflict({ key, expected, actual })
   }
 
-  const get = (key: string) =>
-    Effect.suspend(() => {
-      const record = records.get(key)
-      return record === undefined
-        ? Effect.succeed(Option.none<Versioned>())
-        : Effect.map(decodeRecord(key, record.text), (tokens) => Option.some({ tokens, version: record.version }))
-    })
-
-  const set = (key: string, tokens: TokenSet.TokenSet, options?: WriteOptions) =>
-    Effect.flatMap(encodeRecord(tokens), (text) =>
+  return {
+    get: (key) => Effect.sync(() => Option.fromNullable(records.get(key))),
+    set: (key, text, options) =>
       Effect.suspend((): Effect.Effect<number, VersionConflict> => {
         const conflict = check(key, options)
         if (conflict !== undefined) return Effect.fail(conflict)
         const version = ++versions
         records.set(key, { text, version })
         return Effect.succeed(version)
-      }))
-
-  const remove = (key: string, options?: WriteOptions) =>
-    Effect.suspend((): Effect.Effect<boolean, VersionConflict> => {
-      const conflict = check(key, options)
-      if (conflict !== undefined) return Effect.fail(conflict)
-      return Effect.succeed(records.delete(key))
-    })
-
-  return {
-    get,
-    set,
-    remove,
-    lock: (key, options) => locks.acquire(key, options.lease),
-    unsafeSetRaw: (key, text) => Effect.sync(() => void records.set(key, { text, version: ++versions }))
+      }),
+    remove: (key, options) =>
+      Effect.suspend((): Effect.Effect<boolean, VersionConflict> => {
+        const conflict = check(key, options)
+        if (conflict !== undefined) return Effect.fail(conflict)
+        return Effect.succeed(records.delete(key))
+      }),
+    lock: (key, options) => locks.acquire(key, options.lease, options)
   }
 })
+
+/**
+ * An in-memory store over {@link makeMemoryBackend}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMemory: Effect.Effect<Service> = Effect.map(makeMemoryBackend, make)
 
 /**
  * @since 0.1.0

@@ -66,6 +66,11 @@ export * as EncryptedTokenStore from "./EncryptedTokenStore.js"
 /**
  * @since 0.1.0
  */
+export * as Sealing from "./Sealing.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as ConstantTime from "./ConstantTime.js"
 
 /**
@@ -82,3 +87,8 @@ export * as Html from "./Html.js"
  * @since 0.1.0
  */
 export * as ServerExchange from "./ServerExchange.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenValidator from "./TokenValidator.js"

@@ -192,8 +192,8 @@ describe("a worker killed mid-refresh (PostgreSQL store)", () => {
         }
         const refused = requests.filter((request) => request.grantType === "refresh_token" && request.status !== 200)
         assert.deepStrictEqual(
-          [...new Set(refused.map((request) => userOf.get(fingerprint(request.refreshTokenPresented ?? ""))))],
-          [...lost],
+          [...new Set(refused.map((request) => userOf.get(fingerprint(request.refreshTokenPresented ?? ""))))].sort(),
+          [...lost].sort(),
           "a refresh of a user whose tokens were not lost was refused"
         )
       }).pipe(

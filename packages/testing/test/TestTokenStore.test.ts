@@ -245,12 +245,12 @@ describe("TestTokenStore", () => {
 
   it.effect("conflicts and the store's own errors are logged with their outcome", () =>
     Effect.gen(function*() {
-      const memory = yield* TokenStore.makeMemory
-      const { controls, store } = yield* TestTokenStore.make(memory)
+      const backend = yield* TokenStore.makeMemoryBackend
+      const { controls, store } = yield* TestTokenStore.make(TokenStore.make(backend))
       const version = yield* store.set("user-1", tokens("at-1"))
       yield* Effect.flip(store.set("user-1", tokens("at-2"), { expectedVersion: null }))
       yield* Effect.flip(store.remove("user-1", { expectedVersion: version + 1 }))
-      yield* memory.unsafeSetRaw("user-1", "{\"torn")
+      yield* backend.set("user-1", "{\"torn")
       const corrupt = yield* Effect.flip(store.get("user-1"))
       assert.strictEqual(corrupt.reason, "Corrupt")
       assert.deepStrictEqual((yield* controls.log).map((entry) => [entry.op, entry.outcome]), [

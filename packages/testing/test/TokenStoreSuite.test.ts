@@ -21,8 +21,11 @@ class RawWriter
 
 const memory = Layer.effectContext(
   Effect.map(
-    TokenStore.makeMemory,
-    (store) => Context.make(TokenStore.TokenStore, store).pipe(Context.add(RawWriter, store.unsafeSetRaw))
+    TokenStore.makeMemoryBackend,
+    (backend) =>
+      Context.make(TokenStore.TokenStore, TokenStore.make(backend)).pipe(
+        Context.add(RawWriter, (key, text) => Effect.asVoid(Effect.orDie(backend.set(key, text))))
+      )
   )
 )
 
@@ -62,8 +65,9 @@ describe("memory store", () => {
   for (const [label, text] of corruptions) {
     it.effect(`a stored record that is ${label} fails with Corrupt and shows no content (S26, S28)`, () =>
       Effect.gen(function*() {
-        const store = yield* TokenStore.makeMemory
-        yield* store.unsafeSetRaw("user-1", text)
+        const backend = yield* TokenStore.makeMemoryBackend
+        const store = TokenStore.make(backend)
+        yield* backend.set("user-1", text)
         const error = yield* Effect.flip(store.get("user-1"))
         assert.instanceOf(error, OAuthError.TokenStoreError)
         assert.strictEqual(error.reason, "Corrupt")
