@@ -183,9 +183,10 @@ export const decodePayload = (jwt: string): Option.Option<Readonly<Record<string
 }
 
 /**
- * The claims of the ID Token a token set carries. Token sets get their ID Token only through an
- * `OAuthClient` whose `TokenValidator` is `IdTokens.layerValidator`, which validated it first; the claims
- * are read again from the stored token, without a new validation.
+ * The claims of the ID Token a token set carries, decoded without a new validation. The ID Token was
+ * validated when the tokens were obtained if the `OAuthClient` was built with `IdTokens.layerValidator`
+ * (as `IdTokens.layerOAuthClient` does); with a plain `OAuthClient` nothing checked it, so build the
+ * client that way whenever these claims decide who the user is.
  *
  * @since 0.1.0
  * @category constructors
