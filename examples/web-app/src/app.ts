@@ -255,7 +255,7 @@ const makeRouter = (options: {
         return [next, next === previous ? map : new Map(map).set(key, next)]
       })
 
-    const signIn = NodeSignIn.make({
+    const signIn = yield* NodeSignIn.make({
       cookieKeys: [{ id: "web-app", secret: options.cookieKey }],
       defaultReturnTo: "/dashboard",
       afterLogout: "/",

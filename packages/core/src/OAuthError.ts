@@ -241,7 +241,13 @@ export class HttpError extends Schema.TaggedError<HttpError>("@effect-oauth/core
 export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationRequired>(
   "@effect-oauth/core/ReauthorizationRequired"
 )("ReauthorizationRequired", {
-  reason: Schema.Literal("no-refresh-token", "refresh-token-expired", "refresh-token-rejected", "no-tokens"),
+  reason: Schema.Literal(
+    "no-refresh-token",
+    "refresh-token-expired",
+    "refresh-token-rejected",
+    "no-tokens",
+    "refresh-outcome-unknown"
+  ),
   key: Schema.optional(Schema.String)
 }) {
   /**
@@ -263,6 +269,8 @@ export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationR
         return `The authorization server rejected the refresh token${who} (invalid_grant); sign in again.`
       case "no-tokens":
         return `There are no stored tokens${who}; sign in first.`
+      case "refresh-outcome-unknown":
+        return `The answer to a refresh${who} was lost, so the refresh token may have been rotated and is never sent again; sign in again.`
     }
   }
 }
@@ -277,7 +285,8 @@ export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationR
 export class RefreshOutcomeUnknown extends Schema.TaggedError<RefreshOutcomeUnknown>(
   "@effect-oauth/core/RefreshOutcomeUnknown"
 )("RefreshOutcomeUnknown", {
-  reason: Schema.Literal("Transport", "Timeout")
+  /** `Defect`: the request was sent and then the client failed unexpectedly before it had the tokens. */
+  reason: Schema.Literal("Transport", "Timeout", "Defect")
 }) {
   /**
    * @since 0.1.0

@@ -13,6 +13,25 @@ import * as Schema from "effect/Schema"
 const Secret = Schema.Redacted(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(512)))
 
 /**
+ * @example
+ * ```ts
+ * import { PendingAuthorization } from "@effect-oauth/core"
+ * import { Option, Redacted, Schema } from "effect"
+ *
+ * // `OAuthClient.authorize` makes these; here one is decoded from its encoded side.
+ * const pending = Schema.decodeUnknownSync(PendingAuthorization.PendingAuthorization)({
+ *   state: "random-state",
+ *   codeVerifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"],
+ *   createdAt: "2026-01-01T12:00:00.000Z",
+ *   expiresAt: "2026-01-01T12:10:00.000Z"
+ * })
+ * assert.strictEqual(String(pending.state), "<redacted>")
+ * assert.strictEqual(Redacted.value(pending.state), "random-state")
+ * assert.ok(Option.isNone(pending.issuer))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -37,6 +56,22 @@ export class PendingAuthorization extends Schema.Class<PendingAuthorization>(
   )
 }) {
   /**
+   * @example
+   * ```ts
+   * import { PendingAuthorization } from "@effect-oauth/core"
+   * import { DateTime, Schema } from "effect"
+   *
+   * const pending = Schema.decodeUnknownSync(PendingAuthorization.PendingAuthorization)({
+   *   state: "random-state",
+   *   redirectUri: "https://app.example.com/oauth/callback",
+   *   scopes: [],
+   *   createdAt: "2026-01-01T12:00:00.000Z",
+   *   expiresAt: "2026-01-01T12:10:00.000Z"
+   * })
+   * assert.strictEqual(pending.isExpired(DateTime.unsafeMake("2026-01-01T12:05:00.000Z")), false)
+   * assert.strictEqual(pending.isExpired(DateTime.unsafeMake("2026-01-01T12:10:00.000Z")), true)
+   * ```
+   *
    * @since 0.1.0
    */
   isExpired(now: DateTime.Utc): boolean {
@@ -46,6 +81,26 @@ export class PendingAuthorization extends Schema.Class<PendingAuthorization>(
 
 /**
  * The pending authorization as a JSON string.
+ *
+ * @example
+ * ```ts
+ * import { PendingAuthorization } from "@effect-oauth/core"
+ * import { Option, Redacted, Schema } from "effect"
+ *
+ * // Plain JSON, for a server-side store or an encrypted cookie; it holds the state, so keep it secret.
+ * const pending = Schema.decodeSync(PendingAuthorization.Json)(JSON.stringify({
+ *   state: "random-state",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   issuer: "https://auth.example.com",
+ *   scopes: ["read"],
+ *   createdAt: "2026-01-01T12:00:00.000Z",
+ *   expiresAt: "2026-01-01T12:10:00.000Z"
+ * }))
+ * const text = Schema.encodeSync(PendingAuthorization.Json)(pending)
+ * const back = Schema.decodeSync(PendingAuthorization.Json)(text)
+ * assert.strictEqual(Redacted.value(back.state), "random-state")
+ * assert.deepStrictEqual(back.issuer, Option.some("https://auth.example.com"))
+ * ```
  *
  * @since 0.1.0
  * @category schemas

@@ -11,6 +11,14 @@ import { SecureRandom } from "./SecureRandom.js"
 /**
  * The verifier grammar of RFC 7636 §4.1.
  *
+ * @example
+ * ```ts
+ * import { Pkce } from "@effect-oauth/core"
+ *
+ * assert.ok(Pkce.verifierPattern.test("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"))
+ * assert.ok(!Pkce.verifierPattern.test("too-short"))
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -18,6 +26,16 @@ export const verifierPattern: RegExp = /^[A-Za-z0-9\-._~]{43,128}$/
 
 /**
  * A new verifier: 32 random bytes from {@link SecureRandom}, base64url-encoded (43 characters).
+ *
+ * @example
+ * ```ts
+ * import { Pkce } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const verifier = Effect.runSync(Pkce.makeVerifier)
+ * assert.strictEqual(Redacted.value(verifier).length, 43)
+ * assert.ok(Pkce.verifierPattern.test(Redacted.value(verifier)))
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -29,6 +47,17 @@ export const makeVerifier: Effect.Effect<Redacted.Redacted<string>> = Effect.fla
 
 /**
  * `BASE64URL(SHA256(ASCII(verifier)))`, the S256 code challenge.
+ *
+ * @example
+ * ```ts
+ * import { Pkce } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // The example of RFC 7636, Appendix B.
+ * const verifier = Redacted.make("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+ * const challenge = await Effect.runPromise(Pkce.challenge(verifier))
+ * assert.strictEqual(challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+ * ```
  *
  * @since 0.1.0
  * @category utils

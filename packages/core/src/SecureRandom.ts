@@ -9,6 +9,19 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 
 /**
+ * @example
+ * ```ts
+ * import { SecureRandom } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ *
+ * // A source that always answers zeros (for illustration only).
+ * const zeros: SecureRandom.Service = { bytes: (size) => Effect.succeed(new Uint8Array(size)) }
+ * const program = Effect.flatMap(SecureRandom.SecureRandom, (random) => random.bytes(4)).pipe(
+ *   Effect.provideService(SecureRandom.SecureRandom, zeros)
+ * )
+ * assert.deepStrictEqual(Effect.runSync(program), new Uint8Array(4))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -17,6 +30,15 @@ export interface Service {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { SecureRandom } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ *
+ * const bytes = Effect.runSync(SecureRandom.crypto.bytes(32))
+ * assert.strictEqual(bytes.length, 32)
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -35,6 +57,19 @@ export const crypto: Service = {
 /**
  * A `Context.Reference`: without a layer, the CSPRNG is used.
  *
+ * @example
+ * ```ts
+ * import { SecureRandom } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ *
+ * // No layer needed: the reference defaults to the platform CSPRNG.
+ * const program = Effect.gen(function*() {
+ *   const random = yield* SecureRandom.SecureRandom
+ *   return yield* random.bytes(16)
+ * })
+ * assert.strictEqual(Effect.runSync(program).length, 16)
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -44,6 +79,16 @@ export class SecureRandom extends Context.Reference<SecureRandom>()("@effect-oau
 
 /**
  * A deterministic generator (xorshift32 from a seed) for reproducible tests. Never use it in production.
+ *
+ * @example
+ * ```ts
+ * import { SecureRandom } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ *
+ * const first = Effect.runSync(SecureRandom.deterministic(42).bytes(8))
+ * const again = Effect.runSync(SecureRandom.deterministic(42).bytes(8))
+ * assert.deepStrictEqual(first, again)
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -66,6 +111,18 @@ export const deterministic = (seed: number): Service => {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { Pkce, SecureRandom } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // The same seed gives the same verifier: reproducible tests.
+ * const verifier = (seed: number) =>
+ *   Pkce.makeVerifier.pipe(Effect.map(Redacted.value), Effect.provide(SecureRandom.layerDeterministic(seed)), Effect.runSync)
+ * assert.strictEqual(verifier(7), verifier(7))
+ * assert.notStrictEqual(verifier(7), verifier(8))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -15,6 +15,17 @@ import { InvalidTokenResponse } from "./OAuthError.js"
 /**
  * `expires_in`: a non-negative integer, or a string of decimal digits.
  *
+ * @example
+ * ```ts
+ * import { TokenResponse } from "@effect-oauth/core"
+ * import { Schema } from "effect"
+ *
+ * const decode = Schema.decodeUnknownSync(TokenResponse.ExpiresIn)
+ * assert.strictEqual(decode(3600), 3600)
+ * assert.strictEqual(decode("3600"), 3600)
+ * assert.throws(() => decode(-1))
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -28,6 +39,16 @@ export const ExpiresIn: Schema.Schema<number, number | string> = Schema.Union(
 
 /**
  * `token_type`: Bearer, compared without regard to case and normalised to `"Bearer"`.
+ *
+ * @example
+ * ```ts
+ * import { TokenResponse } from "@effect-oauth/core"
+ * import { Schema } from "effect"
+ *
+ * const decode = Schema.decodeUnknownSync(TokenResponse.BearerTokenType)
+ * assert.strictEqual(decode("bearer"), "Bearer")
+ * assert.throws(() => decode("mac"))
+ * ```
  *
  * @since 0.1.0
  * @category schemas
@@ -48,6 +69,21 @@ export const BearerTokenType: Schema.Schema<"Bearer", string> = Schema.transform
 const Token = Schema.Redacted(Schema.String.pipe(Schema.minLength(1)))
 
 /**
+ * @example
+ * ```ts
+ * import { TokenResponse } from "@effect-oauth/core"
+ * import { Redacted, Schema } from "effect"
+ *
+ * const response = Schema.decodeUnknownSync(TokenResponse.TokenResponse)({
+ *   access_token: "at-1",
+ *   token_type: "Bearer",
+ *   expires_in: 3600,
+ *   refresh_token: "rt-1"
+ * })
+ * assert.strictEqual(Redacted.value(response.access_token), "at-1")
+ * assert.strictEqual(String(response.access_token), "<redacted>")
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -65,6 +101,19 @@ export class TokenResponse extends Schema.Class<TokenResponse>("@effect-oauth/co
  * Decodes a parsed JSON body. The error names the offending fields but never shows a value, because
  * the body may hold secrets, and is formatted in bounded time and stack for any input (SPEC S34).
  *
+ * @example
+ * ```ts
+ * import { TokenResponse } from "@effect-oauth/core"
+ * import { Effect, Either } from "effect"
+ *
+ * const ok = Effect.runSync(Effect.either(TokenResponse.decode({ access_token: "at-1", token_type: "bearer" })))
+ * assert.ok(Either.isRight(ok))
+ *
+ * // The error names the fields, never their values.
+ * const bad = Effect.runSync(Effect.flip(TokenResponse.decode({ access_token: "", token_type: "mac" })))
+ * assert.deepStrictEqual(bad.issues, ["access_token is invalid", "token_type is invalid"])
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -75,6 +124,15 @@ export const decode = (body: unknown): Effect.Effect<TokenResponse, InvalidToken
 
 /**
  * The scopes of a space-delimited `scope` value (RFC 6749 §3.3).
+ *
+ * @example
+ * ```ts
+ * import { TokenResponse } from "@effect-oauth/core"
+ * import { Option } from "effect"
+ *
+ * assert.deepStrictEqual(TokenResponse.parseScope("read  write"), Option.some(["read", "write"]))
+ * assert.deepStrictEqual(TokenResponse.parseScope(undefined), Option.none())
+ * ```
  *
  * @since 0.1.0
  * @category utils

@@ -193,7 +193,13 @@ const run = (
  *
  * @example
  * ```ts
- * const tokens = yield* NodeLoopbackLogin.login({ key: "cli-user", onUrl: (url) => Console.log(`Open ${url}`) })
+ * import { NodeLoopbackLogin } from "@effect-oauth/node"
+ * import { Console, Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const tokens = yield* NodeLoopbackLogin.login({ key: "cli-user", onUrl: (url) => Console.log(`Open ${url}`) })
+ *   return tokens.expiresAt
+ * })
  * ```
  *
  * @since 0.1.0

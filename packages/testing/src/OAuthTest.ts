@@ -14,6 +14,19 @@ import * as Redacted from "effect/Redacted"
 import * as FakeAuthorizationServer from "./FakeAuthorizationServer.js"
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthTest } from "@effect-oauth/testing"
+ * import { Duration } from "effect"
+ *
+ * // A fake whose access tokens live 5 minutes, and a client that refreshes 30 seconds before expiry.
+ * const options: OAuthTest.Options = {
+ *   server: { accessTokenLifetime: Duration.minutes(5) },
+ *   client: { refreshWindow: Duration.seconds(30) }
+ * }
+ * const TestLive = OAuthTest.layer(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -27,6 +40,16 @@ export interface Options {
 /**
  * The client options that match a fake server: its first registered client, its endpoints and
  * issuer, the Credal preset's lifetimes and auth method.
+ *
+ * @example
+ * ```ts
+ * import { OAuthTest } from "@effect-oauth/testing"
+ * import { Redacted } from "effect"
+ *
+ * const options = OAuthTest.clientOptions({}, { clientAuthMethod: "client_secret_basic" })
+ * assert.strictEqual(options.clientAuthMethod, "client_secret_basic")
+ * assert.ok(Redacted.value(options.clientSecret).length > 0)
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -56,6 +79,20 @@ export const clientOptions = (
 /**
  * The fake server, an `HttpClient` routed to it, and an `OAuthClient` with its configuration.
  *
+ * @example
+ * ```ts
+ * import { OAuthClient } from "@effect-oauth/core"
+ * import { OAuthTest } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const oauth = yield* OAuthClient.OAuthClient
+ *   const { url } = yield* oauth.authorize()
+ *   return url.searchParams.get("code_challenge_method")
+ * })
+ * assert.strictEqual(await Effect.runPromise(program.pipe(Effect.provide(OAuthTest.layer()))), "S256")
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -75,6 +112,18 @@ export const layer = (
 /**
  * Runs the whole authorization code flow: authorize, the user approves at the fake server, the
  * callback is checked and the code exchanged.
+ *
+ * @example
+ * ```ts
+ * import { OAuthTest } from "@effect-oauth/testing"
+ * import { Effect, Option } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const tokens = yield* OAuthTest.signIn("ann")
+ *   return Option.isSome(tokens.refreshToken)
+ * })
+ * assert.strictEqual(await Effect.runPromise(program.pipe(Effect.provide(OAuthTest.layer()))), true)
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -96,6 +145,20 @@ export const signIn = (
 
 /**
  * Calls the fake's protected `GET /whoami` with an access token; returns the HTTP status.
+ *
+ * @example
+ * ```ts
+ * import { OAuthTest } from "@effect-oauth/testing"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const tokens = yield* OAuthTest.signIn("ann")
+ *   const valid = yield* OAuthTest.whoami(tokens.accessToken)
+ *   const forged = yield* OAuthTest.whoami(Redacted.make("not-a-token"))
+ *   return [valid, forged]
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(program.pipe(Effect.provide(OAuthTest.layer()))), [200, 401])
+ * ```
  *
  * @since 0.1.0
  * @category utils
