@@ -188,6 +188,29 @@ export const decodePayload = (jwt: string): Option.Option<Readonly<Record<string
  * (as `IdTokens.layerOAuthClient` does); with a plain `OAuthClient` nothing checked it, so build the
  * client that way whenever these claims decide who the user is.
  *
+ * @example
+ * ```ts
+ * import { TokenSet } from "@effect-oauth/core"
+ * import { IdTokenClaims } from "@effect-oauth/oidc"
+ * import { DateTime, Encoding, Option, Redacted } from "effect"
+ *
+ * const payload = { iss: "https://op.example", sub: "ann", aud: "app", exp: 2e9, iat: 1e9, locale: "fr", tenant: "t1" }
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.none(),
+ *   expiresAt: DateTime.unsafeMake(2e12),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: DateTime.unsafeMake(1e12),
+ *   scopes: ["openid"],
+ *   idToken: Option.some(Redacted.make(`e30.${Encoding.encodeBase64Url(JSON.stringify(payload))}.sig`))
+ * })
+ * const claims = Option.getOrThrow(IdTokenClaims.fromTokenSet(tokens))
+ * assert.strictEqual(claims.sub, "ann")
+ * assert.strictEqual(claims.locale, "fr") // a standard claim, typed
+ * assert.strictEqual(claims.other.tenant, "t1") // any other claim, kept
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

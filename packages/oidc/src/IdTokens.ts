@@ -398,6 +398,25 @@ export const layerValidator: Layer.Layer<TokenValidator.TokenValidator, never, I
  * An `OAuthClient` that validates the ID Token of every exchange and refresh, with `IdTokens` and its
  * key set cache.
  *
+ * @example
+ * ```ts
+ * import { AccessTokens, OAuthConfig, TokenStore } from "@effect-oauth/core"
+ * import { IdTokens } from "@effect-oauth/oidc"
+ * import { Layer, Redacted } from "effect"
+ *
+ * // Every sign-in and refresh checks its ID Token; the provider's keys come from its discovery document.
+ * export const TokensLive = AccessTokens.layer().pipe(
+ *   Layer.provideMerge(TokenStore.layerMemory),
+ *   Layer.provideMerge(IdTokens.layerOAuthClient({ clockSkew: "10 seconds" })),
+ *   Layer.provideMerge(OAuthConfig.layerDiscovery("https://accounts.example.com", {
+ *     clientId: "my-client",
+ *     clientSecret: Redacted.make("my-secret"),
+ *     redirectUri: "http://127.0.0.1:3000/callback",
+ *     scopes: ["openid", "email"]
+ *   }))
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
