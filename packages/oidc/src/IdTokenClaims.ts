@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import type { TokenSet } from "@effect-oauth/core"
+import { OAuthError, type TokenSet } from "@effect-oauth/core"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
@@ -223,3 +224,17 @@ export const fromTokenSet = (tokens: TokenSet.TokenSet): Option.Option<IdTokenCl
         (payload) => Either.getRight(fromPayload(payload))
       )
   )
+
+/**
+ * The `sub` of the ID Token a token set carries, to keep the tokens under the user rather than a random
+ * session id (for example as `NodeSignIn`'s `key` option). Fails with `InvalidIdToken` (`missing`) when
+ * there is no ID Token. See `fromTokenSet` for when the claims were validated.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const subjectKey = (tokens: TokenSet.TokenSet): Effect.Effect<string, OAuthError.InvalidIdToken> =>
+  Option.match(fromTokenSet(tokens), {
+    onNone: () => Effect.fail(new OAuthError.InvalidIdToken({ check: "missing", during: "exchange" })),
+    onSome: (claims) => Effect.succeed(claims.sub)
+  })

@@ -90,6 +90,18 @@ describe("IdTokens against the fake OpenID provider", () => {
   it.effect("an old auth_time is rejected when max_age was asked (auth_time)", () =>
     rejects("old-auth-time", "auth_time", { authorize: { maxAge: 300 } }))
 
+  it.effect("subjectKey gives the validated sub to key the tokens by, and fails without an ID Token", () =>
+    withProvider(Effect.gen(function*() {
+      const tokens = yield* signIn({ user: "ann" })
+      assert.strictEqual(yield* IdTokenClaims.subjectKey(tokens), "ann")
+      const client = yield* OAuthClient.OAuthClient
+      const provider = yield* FakeOpenIdProvider.FakeOpenIdProvider
+      const { pending, url } = yield* client.authorize({ scopes: ["api"] })
+      const plain = yield* client.complete(yield* provider.approve(url), pending)
+      const error = yield* Effect.flip(IdTokenClaims.subjectKey(plain))
+      assert.strictEqual(error.check, "missing")
+    })))
+
   it.effect("an old auth_time is accepted when max_age was not asked", () =>
     withProvider(Effect.gen(function*() {
       const provider = yield* FakeOpenIdProvider.FakeOpenIdProvider
