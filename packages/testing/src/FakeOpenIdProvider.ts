@@ -6,6 +6,9 @@
  * faults make the next ID Tokens wrong in one way each (bad signature, wrong `aud`/`iss`/`nonce`,
  * expired, `alg: none`, unknown `kid`…), so that every check of a relying party can be tested.
  *
+ * `setJwksStatus(503)` makes the JWKS endpoint fail (until `setJwksStatus(undefined)`), and
+ * `setUserinfoSubject` makes userinfo answer for another `sub`.
+ *
  * Sign in through `approve` of this service (not of the server) so that the ID Token gets the
  * authorization request's `nonce`. The server needs `openid` among its scopes.
  *

@@ -77,6 +77,7 @@ interface State {
   readonly jwksRequests: number
   readonly userinfoRequests: number
   readonly userinfoSub: string | undefined
+  readonly jwksStatus: number | undefined
 }
 
 /** @internal */
@@ -93,6 +94,7 @@ export interface Service {
   readonly rotateKeys: (options?: { readonly keepOld?: boolean | undefined }) => Effect.Effect<void>
   readonly injectIdTokenFault: (fault: IdTokenFault, times?: number) => Effect.Effect<void>
   readonly setUserinfoSubject: (sub: string | undefined) => Effect.Effect<void>
+  readonly setJwksStatus: (status: number | undefined) => Effect.Effect<void>
   readonly sign: (claims: Readonly<Record<string, unknown>>) => Effect.Effect<string>
   readonly jwks: Effect.Effect<Jose.JSONWebKeySet>
   readonly jwksRequests: Effect.Effect<number>
@@ -158,7 +160,8 @@ export const make = (
       faults: [],
       jwksRequests: 0,
       userinfoRequests: 0,
-      userinfoSub: undefined
+      userinfoSub: undefined,
+      jwksStatus: undefined
     })
     const extraClaims = options.claims ?? (() => ({}))
 
@@ -278,6 +281,7 @@ export const make = (
         const url = new URL(request.url)
         if (url.pathname === jwksPath && request.method === "GET") {
           const s = yield* Ref.updateAndGet(state, (s) => ({ ...s, jwksRequests: s.jwksRequests + 1 }))
+          if (s.jwksStatus !== undefined) return json(request, s.jwksStatus, { error: "unavailable" })
           return json(request, 200, { keys: s.published.map((key) => key.publicJwk) })
         }
         if (url.pathname === userinfoPath) return yield* userinfo(request)
@@ -340,6 +344,7 @@ export const make = (
       injectIdTokenFault: (fault, times = 1) =>
         Ref.update(state, (s) => ({ ...s, faults: [...s.faults, ...Array.from({ length: times }, () => fault)] })),
       setUserinfoSubject: (sub) => Ref.update(state, (s) => ({ ...s, userinfoSub: sub })),
+      setJwksStatus: (status) => Ref.update(state, (s) => ({ ...s, jwksStatus: status })),
       sign: (claims) => Effect.flatMap(currentKey, (key) => signWith(key, algorithm, claims)),
       jwks: Effect.map(Ref.get(state), (s) => ({ keys: s.published.map((key) => key.publicJwk) })),
       jwksRequests: Effect.map(Ref.get(state), (s) => s.jwksRequests),
