@@ -88,6 +88,20 @@ export const layer = (
   )
 
 /**
+ * The fake server answering as the OpenID provider in context: provide it to
+ * `FakeAuthorizationServerHttp.httpApp` to serve the provider over real HTTP (ID Tokens, JWKS, userinfo
+ * and discovery included; the consent page's approval records the `nonce`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerServer: Layer.Layer<FakeAuthorizationServer.FakeAuthorizationServer, never, FakeOpenIdProvider> =
+  Layer.effect(
+    FakeAuthorizationServer.FakeAuthorizationServer,
+    Effect.map(FakeOpenIdProvider, (provider) => provider.asServer)
+  )
+
+/**
  * A fake server (with `openid` added to its scopes), its OpenID provider mode, and an `HttpClient`
  * routed to the provider (no sockets).
  *
