@@ -20,7 +20,8 @@ const config: ViteUserConfig = {
       ...alias("core"),
       ...alias("testing"),
       ...alias("node"),
-      ...alias("sql")
+      ...alias("sql"),
+      ...alias("oidc")
     }
   }
 }

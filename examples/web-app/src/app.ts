@@ -48,6 +48,7 @@ import * as Crypto from "node:crypto"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Identity from "./identity.js"
 import * as Pages from "./pages.js"
 
 // -----------------------------------------------------------------------------
@@ -109,7 +110,7 @@ export interface Running {
 }
 
 /** What starting can fail with: a port in use, an invalid configuration. */
-export type StartError = HttpServerError.ServeError | OAuthConfig.InvalidConfig
+export type StartError = HttpServerError.ServeError | OAuthConfig.InvalidConfig | OAuthConfig.DiscoveryError
 
 /** The default token file: `<tmpdir>/effect-oauth-web-app/tokens.json`. */
 export const defaultTokenFile: string = Path.join(Os.tmpdir(), "effect-oauth-web-app", "tokens.json")
@@ -254,7 +255,7 @@ const makeRouter = (options: {
         return [next, next === previous ? map : new Map(map).set(key, next)]
       })
 
-    const signIn = NodeSignIn.make({
+    const signIn = yield* NodeSignIn.make({
       cookieKeys: [{ id: "web-app", secret: options.cookieKey }],
       defaultReturnTo: "/dashboard",
       afterLogout: "/",
@@ -310,6 +311,7 @@ const makeRouter = (options: {
             onLeft: (error) => ({ _tag: "Failed", reason: describeApiError(error) }),
             onRight: (data) => ({ _tag: "Data", data })
           }),
+          identity: Identity.identityOf(set),
           tokens: {
             expiresAt,
             issuedAt: DateTime.toEpochMillis(set.issuedAt),
@@ -395,7 +397,7 @@ export const make = (options: Options = {}): Effect.Effect<Running, StartError, 
     const context = yield* Layer.build(
       AccessTokens.layer().pipe(
         Layer.provideMerge(store),
-        Layer.provideMerge(NodeOAuth.layer(setup.oauth)),
+        Layer.provideMerge(Identity.layerClient(setup.oauth)),
         Layer.provideMerge(NodeOAuth.layerHttpClient)
       )
     )

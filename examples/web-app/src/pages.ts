@@ -3,6 +3,7 @@
  * literal of this file goes through `escapeHtml`; no page ever holds a token.
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Option from "effect/Option"
 import * as Crypto from "node:crypto"
 
 /** Escapes text for HTML content and double- or single-quoted attribute values. */
@@ -141,14 +142,38 @@ export interface TokenView {
   readonly scopes: ReadonlyArray<string>
 }
 
+/** Who signed in, from the validated ID Token, when the provider is an OpenID provider. */
+export interface IdentityView {
+  readonly subject: string
+  readonly issuer: string
+  readonly name: string | undefined
+  readonly email: string | undefined
+}
+
+const identitySection = (identity: IdentityView): string =>
+  `<section id="identity">
+<h2>Signed in (OpenID Connect)</h2>
+<dl>
+<dt>Subject</dt><dd id="identity-sub"><code>${escapeHtml(identity.subject)}</code></dd>
+${identity.name === undefined ? "" : `<dt>Name</dt><dd id="identity-name">${escapeHtml(identity.name)}</dd>`}
+${identity.email === undefined ? "" : `<dt>Email</dt><dd id="identity-email">${escapeHtml(identity.email)}</dd>`}
+<dt>Issuer</dt><dd id="identity-iss">${escapeHtml(identity.issuer)}</dd>
+</dl>
+<p class="muted">From the ID Token, validated at sign-in (signature, issuer, audience, expiry, nonce).</p>
+</section>`
+
 const iso = (millis: number) => new Date(millis).toISOString()
 
 /** The dashboard: the API's answers, or why they are missing, and the token indicator. */
 export const dashboard = (options: {
   readonly api: { readonly _tag: "Data"; readonly data: ApiData } | { readonly _tag: "Failed"; readonly reason: string }
   readonly tokens: TokenView
+  readonly identity?: Option.Option<IdentityView> | undefined
 }): string => {
   const { api, tokens } = options
+  const identity = options.identity !== undefined && Option.isSome(options.identity)
+    ? identitySection(options.identity.value)
+    : ""
   const apiSection = api._tag === "Data"
     ? `<section id="api-data">
 <h2>From the Credal API</h2>
@@ -172,6 +197,7 @@ ${api.data.clientId === undefined ? "" : `<dt>Client</dt><dd id="whoami-client">
     signedIn: true,
     script: true,
     body: `<h1>Dashboard</h1>
+${identity}
 ${apiSection}
 <section id="token-status">
 <h2>Access token</h2>

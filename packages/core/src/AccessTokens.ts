@@ -33,10 +33,11 @@ import { OAuthConfig } from "./OAuthConfig.js"
 import {
   type ErrorResponse,
   type HttpError,
+  type InvalidIdToken,
   type InvalidTokenResponse,
   ReauthorizationRequired,
-  type RefreshOutcomeUnknown,
-  type TokenStoreError,
+  RefreshOutcomeUnknown,
+  TokenStoreError,
   type VersionConflict
 } from "./OAuthError.js"
 import type * as TokenSet from "./TokenSet.js"
@@ -54,6 +55,7 @@ export type GetError =
   | ErrorResponse
   | HttpError
   | InvalidTokenResponse
+  | InvalidIdToken
   | TokenStoreError
 
 /**
@@ -72,8 +74,16 @@ export interface Options {
    * is retried once (SPEC S22). Default: off, the outcome-unknown error is returned.
    */
   readonly retryLostRefresh?: boolean | undefined
-  /** At most this many keys are cached; the oldest leave first. Default: 100 000. */
+  /** At most this many keys are cached; the least recently used leave first. Default: 100 000. */
   readonly cacheCapacity?: number | undefined
+  /**
+   * `background` (default): a caller whose token is still valid for longer than `minValidity` gets it
+   * at once while one refresh runs in the background (SPEC S43). `blocking`: every caller whose token
+   * is due waits for the refresh.
+   */
+  readonly refreshMode?: "background" | "blocking" | undefined
+  /** With background refresh, callers whose token expires sooner than this wait. Default: the request timeout plus 5 seconds. */
+  readonly minValidity?: Duration.DurationInput | undefined
 }
 
 /**
@@ -203,6 +213,17 @@ export const make = (
         })
       )
 
+    /**
+     * The last line of defence once a refresh answer arrived (S33): whatever fails or dies while it is
+     * stored, the new tokens stay in memory as unpersisted and the caller gets a typed error.
+     */
+    const keep = (key: string, tokens: TokenSet.TokenSet, base: number | null) =>
+      Effect.catchAllDefect(persist(key, tokens, base), () =>
+        Effect.zipRight(
+          Effect.sync(() => cache.set(key, TokenCache.unpersisted(tokens, base, Policy.refreshAt(tokens, settings)))),
+          new TokenStoreError({ operation: "set", reason: "Unavailable", key, detail: "the write failed unexpectedly" })
+        ))
+
     const send = (tokens: TokenSet.TokenSet) =>
       Effect.zipRight(Metric.increment(refreshCounter), client.refresh(tokens))
 
@@ -211,8 +232,11 @@ export const make = (
         const attempt = options.retryLostRefresh === true
           ? send(sent.tokens).pipe(Effect.catchTag("RefreshOutcomeUnknown", () => send(sent.tokens)))
           : send(sent.tokens)
-        const result = yield* Effect.either(attempt)
-        if (Either.isRight(result)) return yield* persist(key, result.right, sent.version)
+        // A defect after the request went out: the server may have rotated the token (S33).
+        const result = yield* Effect.either(
+          Effect.catchAllDefect(attempt, () => new RefreshOutcomeUnknown({ reason: "Defect" }))
+        )
+        if (Either.isRight(result)) return yield* keep(key, result.right, sent.version)
         const error = result.left
         if (error._tag !== "ReauthorizationRequired") return yield* Effect.fail(error)
         if (error.reason !== "refresh-token-rejected") {

@@ -27,6 +27,7 @@ import {
   AuthorizationDenied,
   HttpError,
   InvalidCallback,
+  type InvalidIdToken,
   type InvalidTokenResponse,
   IssuerMismatch,
   ReauthorizationRequired,
@@ -39,6 +40,7 @@ import { SecureRandom } from "./SecureRandom.js"
 import * as ServerExchange from "./ServerExchange.js"
 import * as TokenResponse from "./TokenResponse.js"
 import * as TokenSet from "./TokenSet.js"
+import { TokenValidator } from "./TokenValidator.js"
 
 /**
  * @since 0.1.0
@@ -51,6 +53,11 @@ export interface AuthorizeOptions {
   readonly redirectUri?: string | undefined
   /** Extra parameters (`prompt`, `login_hint`…). They cannot replace the protocol's own parameters. */
   readonly params?: Readonly<Record<string, string>> | undefined
+  /**
+   * The OpenID Connect `max_age` in seconds (OpenID Connect Core §3.1.2.1): the ID Token's `auth_time`
+   * is then checked. A `max_age` in `params` or the configured `authorizationParams` counts too.
+   */
+  readonly maxAge?: number | undefined
 }
 
 /**
@@ -88,7 +95,7 @@ export type CallbackError = AuthorizationDenied | StateMismatch | IssuerMismatch
  * @since 0.1.0
  * @category models
  */
-export type ExchangeError = ErrorResponse | InvalidTokenResponse | HttpError
+export type ExchangeError = ErrorResponse | InvalidTokenResponse | HttpError | InvalidIdToken
 
 /**
  * @since 0.1.0
@@ -100,6 +107,7 @@ export type RefreshError =
   | HttpError
   | ReauthorizationRequired
   | RefreshOutcomeUnknown
+  | InvalidIdToken
 
 /**
  * @since 0.1.0
@@ -156,7 +164,8 @@ const protocolParams = new Set([
   "scope",
   "state",
   "code_challenge",
-  "code_challenge_method"
+  "code_challenge_method",
+  "nonce"
 ])
 
 const callbackParams = ["code", "state", "iss", "error", "error_description", "error_uri"] as const
@@ -239,6 +248,7 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
   const server = ServerExchange.make(yield* HttpClient.HttpClient, { timeout: config.requestTimeout })
   // States that have been used, until their pending authorization expires (SPEC S2, S9).
   const used = UsedStates.make(usedStatesCapacity)
+  const validator = yield* TokenValidator
 
   const authorize = Effect.fn("OAuthClient.authorize")(function*(options?: AuthorizeOptions) {
     const now = yield* DateTime.now
@@ -258,6 +268,18 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
     if (scopes.length > 0) url.searchParams.set("scope", scopes.join(" "))
     else url.searchParams.delete("scope")
     url.searchParams.set("state", Redacted.value(state))
+    // OpenID Connect Core §3.1.2.1: a nonce binds the ID Token to this request.
+    const nonce = scopes.includes("openid")
+      ? Option.some(Redacted.make(Encoding.encodeBase64Url(yield* random.bytes(32))))
+      : Option.none()
+    if (Option.isSome(nonce)) url.searchParams.set("nonce", Redacted.value(nonce.value))
+    if (options?.maxAge !== undefined && Number.isSafeInteger(options.maxAge) && options.maxAge >= 0) {
+      url.searchParams.set("max_age", String(options.maxAge))
+    }
+    const maxAgeParam = url.searchParams.get("max_age")
+    const maxAge = maxAgeParam !== null && /^[0-9]{1,10}$/.test(maxAgeParam)
+      ? Option.some(Number(maxAgeParam))
+      : Option.none()
     if (Option.isSome(verifier)) {
       url.searchParams.set("code_challenge", yield* Pkce.challenge(verifier.value))
       url.searchParams.set("code_challenge_method", "S256")
@@ -272,7 +294,9 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
       issuer: config.issuer,
       scopes,
       createdAt: now,
-      expiresAt: DateTime.addDuration(now, config.authorizationLifetime)
+      expiresAt: DateTime.addDuration(now, config.authorizationLifetime),
+      nonce,
+      maxAge
     })
     return { url, pending }
   })
@@ -323,7 +347,12 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
     const { request, secrets } = Http.formPost(config, config.tokenEndpoint, params)
     return server.execute(request, "token").pipe(
       Effect.flatMap((response) => ServerExchange.jsonObject(response, "token", secrets)),
-      Effect.flatMap(TokenResponse.decode)
+      Effect.flatMap((body) =>
+        Effect.map(TokenResponse.decode(body), (response) => ({
+          response,
+          extraFields: TokenResponse.extraFields(body)
+        }))
+      )
     )
   }
 
@@ -341,7 +370,7 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
   const exchange = Effect.fn("OAuthClient.exchange")(
     function*(code: Redacted.Redacted<string>, pending: PendingAuthorization) {
       const sentAt = yield* DateTime.now
-      const response = yield* tokenRequest({
+      const { extraFields, response } = yield* tokenRequest({
         grant_type: "authorization_code",
         code: Redacted.value(code),
         redirect_uri: pending.redirectUri,
@@ -350,7 +379,9 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
           onSome: (verifier) => ({ code_verifier: Redacted.value(verifier) })
         })
       })
-      return toTokenSet(response, { sentAt, requestedScopes: pending.scopes })
+      const tokens = toTokenSet(response, { sentAt, requestedScopes: pending.scopes, extraFields })
+      yield* validator.exchange(tokens, pending)
+      return tokens
     }
   )
 
@@ -370,7 +401,7 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
         return yield* new ReauthorizationRequired({ reason: "refresh-token-expired" })
       }
       const scopes = options?.scopes
-      const response = yield* tokenRequest({
+      const { extraFields, response } = yield* tokenRequest({
         grant_type: "refresh_token",
         refresh_token: Redacted.value(refreshToken.value),
         ...(scopes === undefined ? {} : { scope: scopes.join(" ") })
@@ -385,12 +416,15 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
           () => new ReauthorizationRequired({ reason: "refresh-token-rejected" })
         )
       )
-      return toTokenSet(response, {
+      const refreshed = toTokenSet(response, {
         sentAt,
         requestedScopes: scopes ?? previous?.scopes ?? config.scopes,
         previous,
-        previousRefreshToken: refreshToken.value
+        previousRefreshToken: refreshToken.value,
+        extraFields
       })
+      yield* validator.refresh(refreshed, Option.fromNullable(previous))
+      return refreshed
     }
   )
 

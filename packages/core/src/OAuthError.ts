@@ -241,7 +241,13 @@ export class HttpError extends Schema.TaggedError<HttpError>("@effect-oauth/core
 export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationRequired>(
   "@effect-oauth/core/ReauthorizationRequired"
 )("ReauthorizationRequired", {
-  reason: Schema.Literal("no-refresh-token", "refresh-token-expired", "refresh-token-rejected", "no-tokens"),
+  reason: Schema.Literal(
+    "no-refresh-token",
+    "refresh-token-expired",
+    "refresh-token-rejected",
+    "no-tokens",
+    "refresh-outcome-unknown"
+  ),
   key: Schema.optional(Schema.String)
 }) {
   /**
@@ -263,6 +269,8 @@ export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationR
         return `The authorization server rejected the refresh token${who} (invalid_grant); sign in again.`
       case "no-tokens":
         return `There are no stored tokens${who}; sign in first.`
+      case "refresh-outcome-unknown":
+        return `The answer to a refresh${who} was lost, so the refresh token may have been rotated and is never sent again; sign in again.`
     }
   }
 }
@@ -277,7 +285,8 @@ export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationR
 export class RefreshOutcomeUnknown extends Schema.TaggedError<RefreshOutcomeUnknown>(
   "@effect-oauth/core/RefreshOutcomeUnknown"
 )("RefreshOutcomeUnknown", {
-  reason: Schema.Literal("Transport", "Timeout")
+  /** `Defect`: the request was sent and then the client failed unexpectedly before it had the tokens. */
+  reason: Schema.Literal("Transport", "Timeout", "Defect")
 }) {
   /**
    * @since 0.1.0
@@ -483,6 +492,101 @@ export class PendingAuthorizationsError extends Schema.TaggedError<PendingAuthor
 }
 
 /**
+ * An OpenID Connect ID Token failed one check of OpenID Connect Core §3.1.3.7 (or §12.2 after a refresh),
+ * so the tokens of its response are not used. `check` names the check:
+ *
+ * | check | what failed |
+ * | --- | --- |
+ * | `missing` | `openid` was requested but the response has no `id_token` |
+ * | `malformed` | not a signed JWT, or its claims are not valid JSON claims |
+ * | `algorithm` | the `alg` is not allowed (`none` never is; `HS*` only when configured) |
+ * | `key` | no key of the provider's JWKS matches, even after fetching it again, or the JWKS could not be fetched |
+ * | `signature` | the signature does not verify |
+ * | `issuer` | `iss` is not the configured issuer |
+ * | `audience` | `aud` does not contain the client id |
+ * | `azp` | several audiences and `azp` is not the client id |
+ * | `expired` | `exp` has passed (allowing the configured clock skew) |
+ * | `issued-at` | `iat` is in the future (allowing the clock skew) |
+ * | `nonce` | `nonce` is not the one sent in the authorization request |
+ * | `at_hash` | `at_hash` does not match the access token |
+ * | `auth_time` | `max_age` was asked and `auth_time` is missing or too old |
+ * | `subject` | after a refresh, `sub` (or `iss`, `aud`) is not the signed-in user's (§12.2) |
+ *
+ * The message never carries the token or a claim value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidIdToken extends Schema.TaggedError<InvalidIdToken>("@effect-oauth/core/InvalidIdToken")(
+  "InvalidIdToken",
+  {
+    check: Schema.Literal(
+      "missing",
+      "malformed",
+      "algorithm",
+      "key",
+      "signature",
+      "issuer",
+      "audience",
+      "azp",
+      "expired",
+      "issued-at",
+      "nonce",
+      "at_hash",
+      "auth_time",
+      "subject"
+    ),
+    /** Where the ID Token came from. */
+    during: Schema.Literal("exchange", "refresh")
+  }
+) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const what = (() => {
+      switch (this.check) {
+        case "missing":
+          return "the token response has no id_token although openid was requested"
+        case "malformed":
+          return "the id_token is not a signed JWT with valid claims"
+        case "algorithm":
+          return "the id_token is signed with an algorithm that is not allowed"
+        case "key":
+          return "no key of the provider's JWKS matches the id_token (or the JWKS could not be fetched)"
+        case "signature":
+          return "the id_token's signature is invalid"
+        case "issuer":
+          return "the id_token's iss is not the configured issuer"
+        case "audience":
+          return "the id_token's aud does not contain this client's id"
+        case "azp":
+          return "the id_token has several audiences and its azp is not this client's id"
+        case "expired":
+          return "the id_token has expired"
+        case "issued-at":
+          return "the id_token's iat is in the future"
+        case "nonce":
+          return "the id_token's nonce is not the one of this sign-in"
+        case "at_hash":
+          return "the id_token's at_hash does not match the access token"
+        case "auth_time":
+          return "max_age was requested and the id_token's auth_time is missing or too old"
+        case "subject":
+          return "the id_token of the refresh names another user, issuer or audience than the sign-in"
+      }
+    })()
+    const after = this.during === "exchange" ? "sign in again" : "the refreshed tokens were not used"
+    return `OpenID Connect ID Token check "${this.check}" failed: ${what}; ${after}.`
+  }
+}
+
+/**
  * Every error of this library.
  *
  * @since 0.1.0
@@ -503,6 +607,7 @@ export type OAuthError =
   | InvalidConfig
   | DiscoveryError
   | PendingAuthorizationsError
+  | InvalidIdToken
 
 /**
  * True for every error of this library (compare `isPlatformError` in `@effect/platform`).

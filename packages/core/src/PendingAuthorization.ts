@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as DateTime from "effect/DateTime"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 
 const Secret = Schema.Redacted(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(512)))
@@ -43,7 +44,16 @@ export class PendingAuthorization extends Schema.Class<PendingAuthorization>(
   issuer: Schema.optionalWith(Schema.String, { as: "Option" }),
   scopes: Schema.Array(Schema.String),
   createdAt: Schema.DateTimeUtc,
-  expiresAt: Schema.DateTimeUtc
+  expiresAt: Schema.DateTimeUtc,
+  /**
+   * The OpenID Connect `nonce` sent when `openid` was requested; the ID Token must carry it (OpenID
+   * Connect Core §3.1.2.1, §3.1.3.7).
+   */
+  nonce: Schema.optionalWith(Secret, { as: "Option" }).pipe(Schema.withConstructorDefault(() => Option.none())),
+  /** The `max_age` sent, in seconds: the ID Token must then carry a recent enough `auth_time`. */
+  maxAge: Schema.optionalWith(Schema.NonNegativeInt, { as: "Option" }).pipe(
+    Schema.withConstructorDefault(() => Option.none())
+  )
 }) {
   /**
    * @example

@@ -91,8 +91,9 @@ const readBody = (
     new HttpError({ endpoint, reason: "TooLarge", status: response.status, detail: `more than ${maxBodyBytes} bytes` })
   const declared = Number(response.headers["content-length"])
   if (Number.isFinite(declared) && declared > maxBodyBytes) return Effect.fail(tooLarge())
+  const initial: { readonly size: number; readonly chunks: Array<Uint8Array> } = { size: 0, chunks: [] }
   return response.stream.pipe(
-    Stream.runFoldEffect({ size: 0, chunks: [] as Array<Uint8Array> }, (acc, chunk) => {
+    Stream.runFoldEffect(initial, (acc, chunk) => {
       const size = acc.size + chunk.length
       if (size > maxBodyBytes) return Effect.fail(tooLarge())
       acc.chunks.push(chunk)

@@ -92,7 +92,9 @@ export class TokenResponse extends Schema.Class<TokenResponse>("@effect-oauth/co
   token_type: BearerTokenType,
   expires_in: Schema.optional(ExpiresIn),
   refresh_token: Schema.optional(Token),
-  scope: Schema.optional(Schema.String)
+  scope: Schema.optional(Schema.String),
+  /** The OpenID Connect ID Token, a JWT (OpenID Connect Core §3.1.3.3); validated by `@effect-oauth/oidc`. */
+  id_token: Schema.optional(Token)
 }) {}
 
 /**
@@ -137,3 +139,39 @@ export const decode = (body: unknown): Effect.Effect<TokenResponse, InvalidToken
  */
 export const parseScope = (scope: string | undefined): Option.Option<ReadonlyArray<string>> =>
   scope === undefined ? Option.none() : Option.some(scope.split(" ").filter((s) => s.length > 0))
+
+const knownFields = new Set(["access_token", "token_type", "expires_in", "refresh_token", "scope", "id_token"])
+const unsafeKeys = new Set(["__proto__", "constructor", "prototype"])
+
+/** The largest JSON size of the other fields kept from one token response. */
+const maxExtraFieldsLength = 16 * 1024
+
+const jsonLength = (value: unknown): number => {
+  try {
+    return JSON.stringify(value)?.length ?? 0
+  } catch {
+    return Number.POSITIVE_INFINITY
+  }
+}
+
+/**
+ * The fields of a token response body other than those `TokenResponse` reads (`access_token`,
+ * `token_type`, `expires_in`, `refresh_token`, `scope`, `id_token`), as the server sent them. Kept in
+ * order while their JSON fits in 16 KiB; a field that does not fit, and keys such as `__proto__`, are
+ * left out (SPEC S28).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const extraFields = (body: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> => {
+  const fields: Record<string, unknown> = {}
+  let length = 2
+  for (const [key, value] of Object.entries(body)) {
+    if (knownFields.has(key) || unsafeKeys.has(key) || value === undefined) continue
+    const size = key.length + jsonLength(value) + 4
+    if (length + size > maxExtraFieldsLength) continue
+    length += size
+    fields[key] = value
+  }
+  return fields
+}

@@ -7,7 +7,7 @@
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type { TokenResponse } from "./TokenResponse.js"
 import { parseScope } from "./TokenResponse.js"
@@ -27,7 +27,21 @@ export class TokenSet extends Schema.Class<TokenSet>("@effect-oauth/core/TokenSe
   /** When the token request that produced these tokens was sent. */
   issuedAt: Schema.DateTimeUtc,
   /** The granted scopes: the response's `scope`, or the requested scopes when it has none (SPEC S15). */
-  scopes: Schema.Array(Schema.String)
+  scopes: Schema.Array(Schema.String),
+  /**
+   * The OpenID Connect ID Token of the response that produced these tokens, or of the sign-in when a
+   * refresh answered none. `@effect-oauth/oidc` validates it and reads its claims.
+   */
+  idToken: Schema.optionalWith(Schema.Redacted(Schema.String.pipe(Schema.minLength(1))), { as: "Option" }).pipe(
+    Schema.withConstructorDefault(() => Option.none())
+  ),
+  /**
+   * The token response's other fields, as the server sent them (see `TokenResponse.extraFields`).
+   * Redacted, because a provider may put secrets there.
+   */
+  extraFields: Schema.optionalWith(Schema.Redacted(Schema.Record({ key: Schema.String, value: Schema.Unknown })), {
+    default: () => Redacted.make({})
+  })
 }) {
   /**
    * True when the access token expires within `window` of `now`.
@@ -77,6 +91,8 @@ export interface FromResponseOptions {
   readonly previous?: TokenSet | undefined
   /** The refresh token being used, when there is no previous token set. */
   readonly previousRefreshToken?: Redacted.Redacted<string> | undefined
+  /** The response's other fields (see `TokenResponse.extraFields`); default: none. */
+  readonly extraFields?: Readonly<Record<string, unknown>> | undefined
   /** The longest access token lifetime believed; a larger `expires_in` is clamped to it. Default 1 year (SPEC S33). */
   readonly maxLifetime?: Duration.Duration | undefined
 }
@@ -132,6 +148,10 @@ export const fromResponse = (response: TokenResponse, options: FromResponseOptio
     scopes: Option.getOrElse(
       parseScope(response.scope),
       () => options.previous?.scopes ?? options.requestedScopes
-    )
+    ),
+    idToken: response.id_token !== undefined
+      ? Option.some(response.id_token)
+      : options.previous?.idToken ?? Option.none(),
+    extraFields: Redacted.make({ ...options.extraFields })
   })
 }

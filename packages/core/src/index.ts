@@ -87,3 +87,8 @@ export * as Html from "./Html.js"
  * @since 0.1.0
  */
 export * as ServerExchange from "./ServerExchange.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenValidator from "./TokenValidator.js"

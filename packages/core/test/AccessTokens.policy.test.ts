@@ -105,6 +105,19 @@ describe("refresh policy", () => {
   )
 
   it.prop(
+    "the refresh point is the window before expiry, but never before half the token's lifetime (S24, S35)",
+    { tokens: tokenSet },
+    ({ tokens }) => {
+      const expires = DateTime.toEpochMillis(tokens.expiresAt)
+      const issued = DateTime.toEpochMillis(tokens.issuedAt)
+      const at = Policy.refreshAt(tokens, settings)
+      assert.isAtLeast(at, issued + (expires - issued) / 2)
+      assert.isAtLeast(at, expires - settings.window)
+      assert.isAtMost(at, expires)
+    }
+  )
+
+  it.prop(
     "after invalid_grant a rotation found in the store is used once, otherwise the record is dead (S21)",
     { sent: tokenSet, reread: stored, now, retried: FastCheck.boolean() },
     ({ now, reread, retried, sent }) => {

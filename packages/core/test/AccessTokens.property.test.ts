@@ -149,7 +149,8 @@ const explains: Record<Exclude<AccessTokens.GetError["_tag"], "ReauthorizationRe
   RefreshOutcomeUnknown: ["timeout", "lost-answer"],
   HttpError: ["bad-answer"],
   InvalidTokenResponse: ["bad-answer"],
-  ErrorResponse: []
+  ErrorResponse: [],
+  InvalidIdToken: []
 }
 
 const outcomeText = (exit: Exit.Exit<string, AccessTokens.GetError>, alias: (token: string) => string) =>

@@ -10,24 +10,44 @@
  * - Cookies are sealed with AES-256-GCM under a key id: the first of `cookieKeys` seals, all open, so a
  *   key rotates by putting a new one first. They are `HttpOnly`, `SameSite=Lax` and `Secure` unless the
  *   request is for a loopback host (127.0.0.0/8, ::1, localhost).
- * - `returnTo` is a path on this site (a single leading `/`) or a URL on one of `origins`; anything else
- *   returns to `defaultReturnTo`.
+ * - `returnTo` is a path on this site or a URL on one of `origins`, decided after normalisation (dot
+ *   segments, encoded and back slashes, case); anything else returns to `defaultReturnTo` (SPEC S37).
+ * - Every key and option is checked when the layer is built: a bad one fails it with `InvalidConfig`
+ *   (SPEC S39). The callback route is the path of the redirect URI.
+ * - A callback is used at most once (SPEC S40): with `pendingStorage: "store"` the pending authorization
+ *   is taken from the store once; with cookies, a record keyed by a digest of the state is written to the
+ *   `TokenStore` (when one is in context) before the code is sent, so a replay on another instance
+ *   sharing the store, or after a restart with a durable store, is refused without a token request. With
+ *   memory stores only, a replay after a restart reaches the provider, whose single-use code is then the
+ *   only backstop.
  * - `POST /logout` is refused unless `Sec-Fetch-Site` is `same-origin` or `Origin` is this site; `GET`
  *   answers 405.
- * - Failures are pages (or JSON for `Accept: application/json`) that name the error's tag and explain it,
- *   400 for callback problems and 502 for the authorization server's: never a stack trace or a secret.
+ * - Failures are pages (or JSON for `Accept: application/json`) that name the error's tag and say what
+ *   the user can do, 400 for callback problems and 502 for the authorization server's: never a stack
+ *   trace or a secret. The operator gets a `Warning` log line with the reason, the OAuth error code and
+ *   the HTTP status; started and completed sign-ins are logged at `Debug`, with `oauth.key`.
  *
  * @since 0.1.0
  */
-import type { AccessTokens, OAuthClient, PendingAuthorizations, TokenSet } from "@effect-oauth/core"
+import type { OAuthClient, PendingAuthorizations, TokenSet } from "@effect-oauth/core"
+import { AccessTokens, OAuthConfig } from "@effect-oauth/core"
+import * as HttpApiError from "@effect/platform/HttpApiError"
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import type * as HttpRouter from "@effect/platform/HttpRouter"
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type * as Arr from "effect/Array"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as internal from "./internal/signIn.js"
 import * as Pages from "./internal/signInPages.js"
 
@@ -83,11 +103,14 @@ export type SignOutError = Pages.SignOutError
  * @category models
  */
 export interface Options<E = never, R = never> {
-  /** Keys of the cookies: the first seals, every one opens. */
+  /** Keys of the cookies: the first seals, every one opens. Checked when the layer is built. */
   readonly cookieKeys: Arr.NonEmptyReadonlyArray<CookieKey>
   /** Default `"cookie"`; `"store"` needs `PendingAuthorizations`. */
   readonly pendingStorage?: PendingStorage | undefined
-  /** Route paths; defaults `/login`, `/callback`, `/logout`. The callback path must be the redirect URI's. */
+  /**
+   * Route paths; defaults `/login`, the redirect URI's path, `/logout`. A callback path that is not the
+   * redirect URI's fails the layer.
+   */
   readonly paths?: {
     readonly login?: `/${string}` | undefined
     readonly callback?: `/${string}` | undefined
@@ -104,15 +127,16 @@ export interface Options<E = never, R = never> {
   readonly origins?: ReadonlyArray<string> | undefined
   /** Name of the pending-authorization cookie; default `oauth_pending`. */
   readonly pendingCookie?: string | undefined
-  /** Name of the session cookie; default `oauth_session`. */
+  /** Name of the session cookie; default `oauth_session` (the one `Authentication` reads). */
   readonly sessionCookie?: string | undefined
   /** How long a session cookie lasts; default 30 days. */
   readonly sessionLifetime?: Duration.DurationInput | undefined
   /** Overrides the `Secure` attribute; default: set unless the request is for a loopback host. */
   readonly secureCookies?: boolean | undefined
   /**
-   * The `AccessTokens` key of a new sign-in (a user id, say); default: a new random session id. The key is
-   * kept in the session cookie either way. A failure of this effect is the router's error `E`.
+   * The `AccessTokens` key of a new sign-in, such as the provider's user id from a whoami call; default:
+   * a new random session id. The key is kept in the session cookie either way. Its requirements are taken
+   * when the layer is built; a failure shows the user a 502 page and is logged.
    */
   readonly key?:
     | ((tokens: TokenSet.TokenSet, request: HttpServerRequest.HttpServerRequest) => Effect.Effect<string, E, R>)
@@ -128,18 +152,58 @@ export interface Options<E = never, R = never> {
 }
 
 /**
- * The routes and the session reader of one configuration. Make it once: keys are derived at the first
- * request and kept.
+ * The paths of the routes.
  *
  * @since 0.1.0
  * @category models
  */
-export interface SignIn<E, R> {
+export interface Paths extends internal.Paths {}
+
+/**
+ * What a signed-in request's handler is given: the `AccessTokens` key of its browser, and its tokens.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface User {
+  readonly key: string
+  /** A valid access token of `key`, refreshed when due. */
+  readonly accessToken: Effect.Effect<Redacted.Redacted<string>, AccessTokens.GetError>
+  /** The valid token set of `key`. */
+  readonly tokens: Effect.Effect<TokenSet.TokenSet, AccessTokens.GetError>
+}
+
+/**
+ * The signed-in user of the current request, provided by {@link requireSignIn} and {@link Authentication}.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class SignedIn extends Context.Tag("@effect-oauth/node/NodeSignIn/SignedIn")<SignedIn, User>() {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
   /** `GET /login`, `GET /callback`, `POST /logout`. */
-  readonly router: HttpRouter.HttpRouter<E, R>
+  readonly router: HttpRouter.HttpRouter
   /** The `AccessTokens` key of the signed-in browser, when its session cookie is valid. */
   readonly currentKey: Effect.Effect<Option.Option<string>, never, HttpServerRequest.HttpServerRequest>
+  /** The key in a sealed session cookie's value, when it is valid. */
+  readonly openSession: (sealed: string) => Effect.Effect<Option.Option<string>>
+  /** The signed-in user of `key`. */
+  readonly user: (key: string) => User
+  readonly paths: Paths
+  /** The session cookie's name. */
+  readonly sessionCookie: string
 }
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class NodeSignIn extends Context.Tag("@effect-oauth/node/NodeSignIn")<NodeSignIn, Service>() {}
 
 /**
  * What the routes need besides the key function's requirements.
@@ -150,35 +214,238 @@ export interface SignIn<E, R> {
 export type Requirements = OAuthClient.OAuthClient | AccessTokens.AccessTokens
 
 /**
- * The sign-in routes and `currentKey` for `options`.
- *
- * @example
- * ```ts
- * import { NodeSignIn } from "@effect-oauth/node"
- * import { HttpRouter, HttpServerResponse } from "@effect/platform"
- * import { Effect, Option, Redacted } from "effect"
- *
- * const signIn = NodeSignIn.make({ cookieKeys: [{ id: "2025-01", secret: Redacted.make(process.env.COOKIE_KEY!) }] })
- * const app = HttpRouter.empty.pipe(
- *   HttpRouter.get("/", Effect.map(signIn.currentKey, (key) => HttpServerResponse.text(Option.isSome(key) ? "hi" : "sign in"))),
- *   HttpRouter.concat(signIn.router)
- * )
- * ```
+ * The sign-in routes and `currentKey` for `options`, checked now: a bad cookie key, origin, path, cookie
+ * name or lifetime fails with `InvalidConfig` (SPEC S39), never at the first request. Passphrase keys
+ * are stretched here, once.
  *
  * @since 0.1.0
  * @category constructors
  */
 export function make<E = never, R = never>(
   options: Options<E, R> & { readonly pendingStorage?: "cookie" | undefined }
-): SignIn<E, Requirements | R>
+): Effect.Effect<Service, OAuthConfig.InvalidConfig, Requirements | Scope.Scope | R>
 export function make<E = never, R = never>(
   options: Options<E, R>
-): SignIn<E, Requirements | PendingAuthorizations.PendingAuthorizations | R>
+): Effect.Effect<
+  Service,
+  OAuthConfig.InvalidConfig,
+  Requirements | PendingAuthorizations.PendingAuthorizations | Scope.Scope | R
+>
 export function make<E, R>(
   options: Options<E, R>
-): SignIn<E, Requirements | PendingAuthorizations.PendingAuthorizations | R> {
-  return internal.make(options)
+): Effect.Effect<
+  Service,
+  OAuthConfig.InvalidConfig,
+  Requirements | PendingAuthorizations.PendingAuthorizations | Scope.Scope | R
+> {
+  return Effect.gen(function*() {
+    const accessTokens = yield* AccessTokens.AccessTokens
+    const service = yield* internal.make(options)
+    const user = (key: string): User => ({
+      key,
+      accessToken: accessTokens.get(key),
+      tokens: accessTokens.tokens(key)
+    })
+    return NodeSignIn.of({ ...service, user })
+  })
 }
+
+/**
+ * `NodeSignIn` as a layer, checked when it is built (SPEC S39).
+ *
+ * @example
+ * ```ts
+ * const SignInLive = NodeSignIn.layer({
+ *   cookieKeys: [{ id: "2026-11", secret: Redacted.make(process.env.COOKIE_KEY ?? "") }]
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export function layer<E = never, R = never>(
+  options: Options<E, R> & { readonly pendingStorage?: "cookie" | undefined }
+): Layer.Layer<NodeSignIn, OAuthConfig.InvalidConfig, Requirements | R>
+export function layer<E = never, R = never>(
+  options: Options<E, R>
+): Layer.Layer<NodeSignIn, OAuthConfig.InvalidConfig, Requirements | PendingAuthorizations.PendingAuthorizations | R>
+export function layer<E, R>(
+  options: Options<E, R>
+): Layer.Layer<NodeSignIn, OAuthConfig.InvalidConfig, Requirements | PendingAuthorizations.PendingAuthorizations | R> {
+  return Layer.scoped(NodeSignIn, make(options))
+}
+
+/**
+ * Cookie keys from one variable, read as `Config.redacted`: `id:secret`, comma-separated, the sealing key
+ * first (`OAUTH_COOKIE_KEYS=2026-11:<openssl rand -base64 32>,2026-05:<older key>`). A value without an
+ * id is one key with the id `default`. The secret never appears in a configuration error.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const cookieKeysConfig = (
+  name: string = "OAUTH_COOKIE_KEYS"
+): Config.Config<Arr.NonEmptyReadonlyArray<CookieKey>> =>
+  Config.mapOrFail(Config.redacted(name), (value) => {
+    const text = Redacted.value(value).trim()
+    const entries = text.includes(":") ? text.split(",").map((entry) => entry.trim()) : [`default:${text}`]
+    const keys: Array<CookieKey> = []
+    for (const entry of entries) {
+      const colon = entry.indexOf(":")
+      if (colon <= 0 || colon === entry.length - 1) {
+        return Either.left(
+          ConfigErrorInvalid([name], "must be id:secret entries separated by commas (the secret is not shown)")
+        )
+      }
+      keys.push({ id: entry.slice(0, colon), secret: Redacted.make(entry.slice(colon + 1)) })
+    }
+    const [first, ...rest] = keys
+    return first === undefined
+      ? Either.left(ConfigErrorInvalid([name], "must hold at least one key"))
+      : Either.right([first, ...rest])
+  })
+
+const ConfigErrorInvalid = (path: Array<string>, message: string): ConfigError.ConfigError =>
+  ConfigError.InvalidData(path, message)
+
+/**
+ * The options of {@link layerConfig}: those of {@link layer}, with the cookie keys (and origins) from
+ * `Config`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConfigOptions<E = never, R = never> extends Omit<Options<E, R>, "cookieKeys" | "origins"> {
+  /** Default {@link cookieKeysConfig}`()`: the variable `OAUTH_COOKIE_KEYS`. */
+  readonly cookieKeys?: Config.Config<Arr.NonEmptyReadonlyArray<CookieKey>> | undefined
+  /** Default: none. */
+  readonly origins?: Config.Config<ReadonlyArray<string>> | undefined
+}
+
+/**
+ * `NodeSignIn` with its cookie keys (and origins) read from `Config` when the layer is built: a missing
+ * or bad key fails the layer with a `ConfigError` or `InvalidConfig` (SPEC S39).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = <E = never, R = never>(
+  options: ConfigOptions<E, R> = {}
+): Layer.Layer<
+  NodeSignIn,
+  OAuthConfig.InvalidConfig | ConfigError.ConfigError,
+  Requirements | PendingAuthorizations.PendingAuthorizations | R
+> =>
+  Layer.scoped(
+    NodeSignIn,
+    Effect.gen(function*() {
+      const cookieKeys = yield* (options.cookieKeys ?? cookieKeysConfig())
+      const origins = options.origins === undefined ? undefined : yield* options.origins
+      return yield* make({ ...options, cookieKeys, origins })
+    })
+  )
+
+/**
+ * The `AccessTokens` key of the signed-in browser of the current request.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const currentKey: Effect.Effect<Option.Option<string>, never, NodeSignIn | HttpServerRequest.HttpServerRequest> =
+  Effect.flatMap(NodeSignIn, (signIn) => signIn.currentKey)
+
+/**
+ * The sign-in routes of the `NodeSignIn` in context, to `HttpRouter.concat` into an application.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const router: Effect.Effect<HttpRouter.HttpRouter, never, NodeSignIn> = Effect.map(
+  NodeSignIn,
+  (signIn) => signIn.router
+)
+
+const unauthorized = (signIn: Service, request: HttpServerRequest.HttpServerRequest) => {
+  const url = new URL(request.url, "http://request.invalid")
+  const login = `${signIn.paths.login}?returnTo=${encodeURIComponent(url.pathname + url.search)}`
+  return request.method === "GET" && !Pages.wantsJson(request.headers["accept"])
+    ? HttpServerResponse.redirect(login, { status: 302, headers: { "cache-control": "no-store" } })
+    : HttpServerResponse.unsafeJson(
+      { error: "Unauthorized", message: "Sign in first.", login },
+      { status: 401, headers: { "cache-control": "no-store" } }
+    )
+}
+
+/**
+ * HttpRouter middleware: runs `handler` with the {@link SignedIn} user of the request's session cookie.
+ * Without a valid session, a `GET` for HTML is sent to the login route (coming back afterwards) and
+ * anything else answers 401 JSON. Use it on a route (`HttpRouter.get("/me", NodeSignIn.requireSignIn(me))`)
+ * or on a whole router (`HttpRouter.use(NodeSignIn.requireSignIn)`).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const requireSignIn = <E, R>(
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  E,
+  Exclude<R, SignedIn> | NodeSignIn | HttpServerRequest.HttpServerRequest
+> =>
+  Effect.gen(function*() {
+    const signIn = yield* NodeSignIn
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const key = yield* signIn.currentKey.pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request))
+    if (Option.isNone(key)) return unauthorized(signIn, request)
+    return yield* Effect.provideService(handler, SignedIn, signIn.user(key.value))
+  })
+
+/**
+ * HttpApi middleware: endpoints (or groups, or a whole API) that `.middleware(NodeSignIn.Authentication)`
+ * need a valid session cookie (`oauth_session`, security scheme `session`) and get the {@link SignedIn}
+ * user; without one they fail with `HttpApiError.Unauthorized` (401). Implement it with
+ * {@link layerAuthentication}.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Authentication
+  extends HttpApiMiddleware.Tag<Authentication>()("@effect-oauth/node/NodeSignIn/Authentication", {
+    failure: HttpApiError.Unauthorized,
+    provides: SignedIn,
+    security: { session: HttpApiSecurity.apiKey({ in: "cookie", key: "oauth_session" }) }
+  })
+{}
+
+/**
+ * The implementation of {@link Authentication} over the `NodeSignIn` in context. A `NodeSignIn` whose
+ * session cookie is not `oauth_session` fails the layer (SPEC S39).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerAuthentication: Layer.Layer<Authentication, OAuthConfig.InvalidConfig, NodeSignIn> = Layer.effect(
+  Authentication,
+  Effect.gen(function*() {
+    const signIn = yield* NodeSignIn
+    if (signIn.sessionCookie !== "oauth_session") {
+      return yield* new OAuthConfig.InvalidConfig({
+        field: "sessionCookie",
+        reason: "must be oauth_session for NodeSignIn.Authentication"
+      })
+    }
+    return Authentication.of({
+      session: (sealed) =>
+        Effect.flatMap(
+          signIn.openSession(Redacted.value(sealed)),
+          Option.match({
+            onNone: () => Effect.fail(new HttpApiError.Unauthorized()),
+            onSome: (key) => Effect.succeed(signIn.user(key))
+          })
+        )
+    })
+  })
+)
 
 /**
  * The default rendering of a failure: a small HTML page, or JSON `{ error, title, message, login }` when
@@ -193,8 +460,10 @@ export const renderFailure = (
 ): HttpServerResponse.HttpServerResponse => Pages.render(failure, request.headers["accept"])
 
 /**
- * The `returnTo` a sign-in goes back to: a path with a single leading `/`, or an http(s) URL on one of
- * `origins`; anything else is `fallback`.
+ * The `returnTo` a sign-in goes back to (SPEC S37): a path on this origin after normalisation (dot
+ * segments, percent-encoded and back slashes, any case), or an http(s) URL on one of `origins`;
+ * anything else — `//evil.example`, `/.//evil.example`, `/%2e//evil.example`, `/a/..//evil.example`,
+ * `/\evil.example` — is `fallback`.
  *
  * @since 0.1.0
  * @category utils

@@ -40,7 +40,7 @@ interface RunningProvider {
   readonly seen: Array<SeenRequest>
 }
 
-const configuration = (redirectUri: string): Configuration => ({
+const configuration = (redirectUri: string, ttl: number): Configuration => ({
   clients: [
     {
       client_id: basicClient.id,
@@ -73,11 +73,11 @@ const configuration = (redirectUri: string): Configuration => ({
       enabled: true,
       defaultResource: () => apiResource,
       useGrantedResource: () => true,
-      getResourceServerInfo: () => ({ scope: apiScope, accessTokenFormat: "opaque", accessTokenTTL: accessTokenTtl })
+      getResourceServerInfo: () => ({ scope: apiScope, accessTokenFormat: "opaque", accessTokenTTL: ttl })
     }
   },
   ttl: {
-    AccessToken: accessTokenTtl,
+    AccessToken: ttl,
     AuthorizationCode: 600,
     RefreshToken: 86_400,
     Interaction: 600,
@@ -90,31 +90,41 @@ const configuration = (redirectUri: string): Configuration => ({
   }
 })
 
-/** oidc-provider on 127.0.0.1 with a random port, closed when the scope closes. */
-const startProvider = Effect.acquireRelease(
-  Effect.async<{ readonly running: RunningProvider; readonly server: Http.Server }>((resume) => {
-    const seen: Array<SeenRequest> = []
-    const server = Http.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      const issuer = `http://127.0.0.1:${port}`
-      const redirectUri = `${issuer}/cb`
-      const provider = new Provider(issuer, configuration(redirectUri))
-      const handle = provider.callback()
-      server.on("request", (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-        const url = new URL(request.url ?? "/", issuer)
-        seen.push({ method: request.method ?? "", path: url.pathname, query: url.search, headers: request.headers })
-        void handle(request, response)
+/**
+ * Access tokens of the tests that wait for a refresh to fall due: the refresh window is at most half a
+ * token's lifetime (SPEC S35), so these are due 2 s after issue.
+ */
+const shortTtl = 4
+
+/** oidc-provider on 127.0.0.1 with a random port and access tokens living `ttl` seconds, closed when the scope closes. */
+const startProviderWith = (ttl: number) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly running: RunningProvider; readonly server: Http.Server }>((resume) => {
+      const seen: Array<SeenRequest> = []
+      const server = Http.createServer()
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as AddressInfo
+        const issuer = `http://127.0.0.1:${port}`
+        const redirectUri = `${issuer}/cb`
+        const provider = new Provider(issuer, configuration(redirectUri, ttl))
+        const handle = provider.callback()
+        server.on("request", (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+          const url = new URL(request.url ?? "/", issuer)
+          seen.push({ method: request.method ?? "", path: url.pathname, query: url.search, headers: request.headers })
+          void handle(request, response)
+        })
+        resume(Effect.succeed({ running: { provider, issuer, redirectUri, seen }, server }))
       })
-      resume(Effect.succeed({ running: { provider, issuer, redirectUri, seen }, server }))
-    })
-  }),
-  ({ server }) =>
-    Effect.async<void>((resume) => {
-      server.closeAllConnections()
-      server.close(() => resume(Effect.void))
-    })
-).pipe(Effect.map(({ running }) => running))
+    }),
+    ({ server }) =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  ).pipe(Effect.map(({ running }) => running))
+
+/** oidc-provider with access tokens living `accessTokenTtl` seconds. */
+const startProvider = startProviderWith(accessTokenTtl)
 
 const Discovery = Schema.Struct({
   issuer: Schema.String,
@@ -392,10 +402,11 @@ describe("oidc-provider (independent server on loopback)", () => {
       assert.strictEqual(tokenRequests(running).length, 1 + 4)
     }))
 
-  it.scopedLive("AccessTokens.get refreshes with rotation over several rounds, the store always holding the newest (S17, S18)", () =>
+  it.scopedLive("AccessTokens.get refreshes with rotation over several rounds, the store always holding the newest (S17, S18, S35)", () =>
     Effect.gen(function*() {
-      const running = yield* startProvider
-      // A refresh window longer than the access token's life: every get is due for a refresh.
+      const running = yield* startProviderWith(shortTtl)
+      // A refresh window longer than the access token's life is cut to half of it (SPEC S35): each
+      // token is due 2 s after issue, and is then valid for less than `minValidity`, so `get` waits.
       const { client, store, tokens } = yield* accessTokensFor(
         yield* optionsFor(running, basicClient),
         { refreshWindow: "10 minutes" }
@@ -404,6 +415,7 @@ describe("oidc-provider (independent server on loopback)", () => {
       yield* tokens.save("ann", signedIn)
       const refreshTokens = [refreshValue(signedIn)]
       for (let round = 1; round <= 3; round++) {
+        yield* Effect.sleep(`${shortTtl * 500 + 100} millis`)
         const accessToken = yield* tokens.get("ann")
         const stored = Option.getOrThrow(yield* store.get("ann")).tokens
         assert.strictEqual(Redacted.value(stored.accessToken), Redacted.value(accessToken))
@@ -420,13 +432,13 @@ describe("oidc-provider (independent server on loopback)", () => {
 
   it.scopedLive("two AccessTokens sharing a store refresh once, so the server never sees a reused refresh token (S19, S20)", () =>
     Effect.gen(function*() {
-      const running = yield* startProvider
+      const running = yield* startProviderWith(shortTtl)
       const shared = yield* Layer.build(
         Layer.merge(NodeOAuth.layer(yield* optionsFor(running, basicClient)), TokenStore.layerMemory)
       )
       // Two "processes": separate caches and flights, one store and its lock. A refresh is due 2 s
       // after issue, and the tokens it brings are fresh for another 2 s.
-      const options = { refreshWindow: `${accessTokenTtl - 2} seconds` } as const
+      const options = { refreshWindow: `${shortTtl - 2} seconds` } as const
       const first = yield* Effect.provide(AccessTokens.make(options), shared)
       const second = yield* Effect.provide(AccessTokens.make(options), shared)
       const client = Context.get(shared, OAuthClient.OAuthClient)
@@ -462,7 +474,7 @@ describe("oidc-provider (independent server on loopback)", () => {
 
   it.scopedLive("AccessTokens: a refresh token rotated elsewhere clears the key with ReauthorizationRequired (S21)", () =>
     Effect.gen(function*() {
-      const running = yield* startProvider
+      const running = yield* startProviderWith(shortTtl)
       const { client, store, tokens } = yield* accessTokensFor(
         yield* optionsFor(running, basicClient),
         { refreshWindow: "10 minutes" }
@@ -471,6 +483,8 @@ describe("oidc-provider (independent server on loopback)", () => {
       yield* tokens.save("ann", signedIn)
       // Someone uses the stored refresh token behind the store's back.
       yield* client.refresh(signedIn)
+      // Once the stored token is due (half its life, SPEC S35), get refreshes with the rotated token.
+      yield* Effect.sleep(`${shortTtl * 500 + 100} millis`)
       const error = yield* Effect.flip(tokens.get("ann"))
       assert.instanceOf(error, OAuthError.ReauthorizationRequired)
       assert.strictEqual((error as OAuthError.ReauthorizationRequired).reason, "refresh-token-rejected")

@@ -3,8 +3,8 @@
  * `/callback` on another work together (SPEC S9).
  *
  * - A row's key is `PendingAuthorizations.stateKey(state)` (a SHA-256 digest); the state itself is
- *   not stored: `take` puts back the one it was given. The rest of the pending authorization (the
- *   PKCE verifier among it) is stored as JSON.
+ *   not stored: `take` puts back the one it was given. The OpenID Connect nonce has its own column;
+ *   the rest of the pending authorization (the PKCE verifier among it) is stored as JSON.
  * - `take` is one `DELETE … RETURNING`: of two instances racing for one state, exactly one gets it.
  * - Expiry is the pending authorization's own `expiresAt`, set by the client's clock when it was
  *   created, so it is compared with the client's Effect `Clock` too. Expired rows are deleted on every
@@ -92,7 +92,7 @@ export const make = (
       Effect.gen(function*() {
         const key = yield* PendingAuthorizations.stateKey(Redacted.value(pending.state))
         const now = yield* Clock.currentTimeMillis
-        const { state: _state, ...rest } = yield* Effect.orDie(
+        const { nonce, state: _state, ...rest } = yield* Effect.orDie(
           Schema.encode(PendingAuthorization.PendingAuthorization)(
             pending
           )
@@ -100,16 +100,18 @@ export const make = (
         const record = JSON.stringify(rest)
         const expiresAt = DateTime.toEpochMillis(pending.expiresAt)
         yield* deleteExpired(now)
-        yield* sql`INSERT INTO ${sql(tables.pending)} (key, record, expires_at) VALUES (${key}, ${record}, ${expiresAt})
-ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at`
+        yield* sql`INSERT INTO ${
+          sql(tables.pending)
+        } (key, record, expires_at, nonce) VALUES (${key}, ${record}, ${expiresAt}, ${nonce ?? null})
+ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at, nonce = excluded.nonce`
       }).pipe(Effect.mapError(unavailable("put")))
 
     const take = (state: string) =>
       Effect.gen(function*() {
         const key = yield* PendingAuthorizations.stateKey(state)
-        const rows = yield* sql<{ readonly record: unknown; readonly expires_at: unknown }>`DELETE FROM ${
-          sql(tables.pending)
-        } WHERE key = ${key} RETURNING record, expires_at`.pipe(
+        const rows = yield* sql<
+          { readonly record: unknown; readonly expires_at: unknown; readonly nonce: unknown }
+        >`DELETE FROM ${sql(tables.pending)} WHERE key = ${key} RETURNING record, expires_at, nonce`.pipe(
           Effect.mapError(unavailable("take"))
         )
         const row = rows[0]
@@ -125,7 +127,11 @@ ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.
           })
         }
         const pending = yield* Effect.catchTag(
-          Schema.decodeUnknown(PendingAuthorization.PendingAuthorization)({ ...fields, state }),
+          Schema.decodeUnknown(PendingAuthorization.PendingAuthorization)({
+            ...fields,
+            state,
+            ...(typeof row.nonce === "string" ? { nonce: row.nonce } : {})
+          }),
           "ParseError",
           corrupt
         )

@@ -37,6 +37,17 @@ export interface Options {
   readonly dropConnection?:
     | Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest>
     | undefined
+  /**
+   * Starts an answer and never finishes its headers: what the `StalledHeaders` fault does over HTTP. This
+   * is platform-specific (`NodeFakeAuthorizationServer` writes the status line and part of the headers to
+   * the socket); the default, for platforms without a way to do it, never answers at all.
+   */
+  readonly stallHeaders?:
+    | ((
+      status: number,
+      headers: Readonly<Record<string, string>>
+    ) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest>)
+    | undefined
 }
 
 /**
@@ -213,14 +224,20 @@ const refused = (error: Fake.FakeAuthorizationError) => htmlResponse(400, errorP
 
 const defaultDrop = Effect.succeed(HttpServerResponse.empty({ status: 502, headers: { connection: "close" } }))
 
-/** The fake's client response as a server response: status, headers and body. */
-const toServerResponse = (response: HttpClientResponse.HttpClientResponse) =>
-  Effect.map(Effect.orDie(response.arrayBuffer), (buffer) => {
-    const headers = withoutHopByHop(response.headers)
-    return buffer.byteLength === 0
-      ? HttpServerResponse.empty({ status: response.status, headers })
-      : HttpServerResponse.uint8Array(new Uint8Array(buffer), { status: response.status, headers })
-  })
+const nullBodyStatuses = new Set([101, 204, 205, 304])
+
+/**
+ * The fake's client response as a server response: status, headers and the body, streamed as it comes,
+ * so that a `StalledBody` fault stalls the socket after the headers and the first bytes.
+ */
+const toServerResponse = (response: HttpClientResponse.HttpClientResponse) => {
+  const headers = withoutHopByHop(response.headers)
+  return nullBodyStatuses.has(response.status)
+    ? HttpServerResponse.empty({ status: response.status, headers })
+    : HttpServerResponse.stream(response.stream, { status: response.status, headers })
+}
+
+const defaultStallHeaders = () => Effect.never
 
 // -----------------------------------------------------------------------------
 // constructors
@@ -283,10 +300,13 @@ export const make = (
       HttpClientRequest.setBody(HttpBody.raw(new Uint8Array(body.right))),
       HttpClientRequest.setHeaders(withoutHopByHop(request.headers))
     )
-    return yield* server.handle(forwarded).pipe(
+    return yield* server.answer(forwarded).pipe(
       Effect.matchEffect({
         onFailure: () => options?.dropConnection ?? defaultDrop,
-        onSuccess: toServerResponse
+        onSuccess: (answer) =>
+          answer._tag === "Response"
+            ? Effect.succeed(toServerResponse(answer.response))
+            : (options?.stallHeaders ?? defaultStallHeaders)(answer.status, withoutHopByHop(answer.headers))
       })
     )
   })

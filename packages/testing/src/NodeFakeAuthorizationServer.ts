@@ -48,10 +48,20 @@ const dropConnection = Effect.map(HttpServerRequest.HttpServerRequest, (request)
   return HttpServerResponse.empty({ status: 502 })
 })
 
+/** Writes the status line and part of the headers, then nothing: the client waits for the end of the headers. */
+const stallHeaders = (status: number, headers: Readonly<Record<string, string>>) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    const socket = NodeHttpServerRequest.toServerResponse(request).socket
+    const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("")
+    socket?.write(`HTTP/1.1 ${status} OK\r\n${lines}`)
+    return Effect.never
+  })
+
 /**
  * Starts the fake authorization server on 127.0.0.1 (`port`, default a random one) for the lifetime of the
  * layer, and provides it as `FakeAuthorizationServer` (log, counters, faults of the served fake) with the
- * `HttpServer` (its address). A `TransportError` or `CommitThenDrop` fault destroys the connection.
+ * `HttpServer` (its address). A `TransportError` or `CommitThenDrop` fault destroys the connection; `StalledBody` keeps it
+ * open after the headers and part of the body, `StalledHeaders` after part of the headers.
  *
  * @since 0.1.0
  * @category layers
@@ -62,7 +72,7 @@ export const layer = (
   FakeAuthorizationServer.FakeAuthorizationServer | HttpServer.HttpServer,
   HttpServerError.ServeError
 > =>
-  HttpServer.serve(FakeAuthorizationServerHttp.make({ dropConnection })).pipe(
+  HttpServer.serve(FakeAuthorizationServerHttp.make({ dropConnection, stallHeaders })).pipe(
     Layer.provideMerge(
       Layer.effect(
         FakeAuthorizationServer.FakeAuthorizationServer,

@@ -17,3 +17,8 @@ export * as TestTokenStore from "./TestTokenStore.js"
  * @since 0.1.0
  */
 export * as FakeAuthorizationServerHttp from "./FakeAuthorizationServerHttp.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as FakeOpenIdProvider from "./FakeOpenIdProvider.js"

@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { Buffer } from "node:buffer"
 import * as FakeAuthorizationServer from "../src/FakeAuthorizationServer.js"
@@ -735,6 +736,78 @@ describe("FakeAuthorizationServer", () => {
   })
 
   describe("fault injection", () => {
+    describe("hostile faults (S32–S34)", () => {
+      it.effect("StalledBody commits, sends the headers and the first bytes, and never ends the body", () =>
+        run(Effect.gen(function*() {
+          const server = yield* Server
+          const client = yield* HttpClient.HttpClient
+          const code = yield* approveCode()
+          yield* server.inject(Fault.StalledBody({ endpoint: "token", bytes: 10 }))
+          const request = HttpClientRequest.post(tokenEndpoint).pipe(
+            HttpClientRequest.bodyUrlParams({
+              client_id: "test-client",
+              client_secret: "test-secret",
+              grant_type: "authorization_code",
+              code,
+              redirect_uri: redirectUri,
+              code_verifier: verifier
+            })
+          )
+          const response = yield* client.execute(request)
+          assert.strictEqual(response.status, 200)
+          let received = 0
+          const reading = yield* Effect.fork(Stream.runForEach(response.stream, (chunk) =>
+            Effect.sync(() => {
+              received += chunk.length
+            })))
+          yield* TestClock.adjust(Duration.days(1))
+          assert.isTrue(Option.isNone(yield* Fiber.poll(reading)))
+          assert.strictEqual(received, 10)
+          yield* Fiber.interrupt(reading)
+          assert.lengthOf(yield* server.grants, 1)
+        })))
+
+      it.effect("StalledHeaders commits and never answers", () =>
+        run(Effect.gen(function*() {
+          const server = yield* Server
+          const code = yield* approveCode()
+          yield* server.inject(Fault.StalledHeaders({ endpoint: "token" }))
+          const fiber = yield* Effect.fork(exchange(code))
+          yield* TestClock.adjust(Duration.days(1))
+          assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+          yield* Fiber.interrupt(fiber)
+          assert.lengthOf(yield* server.grants, 1)
+        })))
+
+      it.effect("EchoRequest answers an error whose description quotes the request in every encoding", () =>
+        run(Effect.gen(function*() {
+          const server = yield* Server
+          const code = yield* approveCode()
+          yield* server.inject(Fault.EchoRequest({ endpoint: "token" }))
+          const answer = yield* exchange(code)
+          yield* expectError(answer, 400, "invalid_request")
+          const description = (yield* errorOf(answer)).error_description ?? ""
+          for (const value of [code, verifier, "test-secret"]) {
+            assert.include(description, value)
+            assert.include(description, Buffer.from(value).toString("base64"))
+          }
+          assert.isEmpty(yield* server.grants)
+        })))
+
+      it.effect("DeepJson nests the chosen field 10 000 levels deep; OutOfRangeNumbers sets expires_in", () =>
+        run(Effect.gen(function*() {
+          const server = yield* Server
+          yield* server.inject(Fault.DeepJson({ endpoint: "token", depth: 10_000, field: "scope" }))
+          const deep = yield* exchange(yield* approveCode())
+          assert.include(deep.text, `"scope":${"[".repeat(10_000)}`)
+          const parsed: unknown = JSON.parse(deep.text)
+          assert.isTrue(typeof parsed === "object" && parsed !== null && "access_token" in parsed)
+          yield* server.inject(Fault.OutOfRangeNumbers({ endpoint: "token" }))
+          const tokens = yield* tokensOf(yield* exchange(yield* approveCode()))
+          assert.strictEqual(tokens.expires_in, 9999999999999)
+        })))
+    })
+
     it.effect("Status answers the given status and body without touching state", () =>
       run(Effect.gen(function*() {
         const server = yield* Server

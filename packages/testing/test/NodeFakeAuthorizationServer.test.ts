@@ -1,4 +1,4 @@
-import { OAuthClient, OAuthConfig, type OAuthError } from "@effect-oauth/core"
+import { OAuthClient, OAuthConfig, OAuthError } from "@effect-oauth/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Net from "node:net"
 import * as FakeAuthorizationServer from "../src/FakeAuthorizationServer.js"
 import * as FakeAuthorizationServerHttp from "../src/FakeAuthorizationServerHttp.js"
 import * as NodeFakeAuthorizationServer from "../src/NodeFakeAuthorizationServer.js"
@@ -333,5 +334,55 @@ describe("NodeFakeAuthorizationServer", () => {
       )
       assert.isNotNull(locationOf(approved).searchParams.get("code"))
       assert.isEmpty((yield* server.requests).filter((entry) => entry.endpoint === "token"))
+    })))
+
+  for (const fault of ["StalledBody", "StalledHeaders"] as const) {
+    it.scopedLive(
+      `over a real socket, ${
+        fault === "StalledBody" ? "headers then a stalled body" : "headers that never finish"
+      } end at the client's deadline (S32)`,
+      () =>
+        withServer()(Effect.gen(function*() {
+          const server = yield* Server
+          const oauth = yield* OAuthClient.make.pipe(
+            Effect.provide(OAuthConfig.layer(OAuthTest.clientOptions(server.options, { requestTimeout: "300 millis" })))
+          )
+          const grant = yield* server.issueGrant()
+          yield* server.inject(Fault[fault]({ endpoint: "token", grantType: "refresh_token" }))
+          const error = yield* Effect.flip(oauth.refresh(Redacted.make(grant.refreshToken)))
+          assert.instanceOf(error, OAuthError.RefreshOutcomeUnknown)
+          assert.strictEqual((error as OAuthError.RefreshOutcomeUnknown).reason, "Timeout")
+          const [logged] = (yield* server.requests).filter((entry) => entry.fault === fault)
+          assert.strictEqual(logged?.status, 200, "the server committed and started to answer")
+        }))
+    )
+  }
+
+  it.scopedLive("StalledHeaders writes the status line and part of the headers on the socket, then nothing (S32)", () =>
+    withServer()(Effect.gen(function*() {
+      const server = yield* Server
+      yield* server.inject(Fault.StalledHeaders({ endpoint: "token" }))
+      const url = new URL(server.endpoints.token)
+      const received = yield* Effect.async<string>((resume) => {
+        const socket = Net.connect(Number(url.port), url.hostname, () => {
+          socket.write(
+            `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 0\r\n\r\n`
+          )
+        })
+        let text = ""
+        socket.on("data", (chunk) => {
+          text += chunk.toString("latin1")
+        })
+        const timer = setTimeout(() => {
+          socket.destroy()
+          resume(Effect.succeed(text))
+        }, 300)
+        return Effect.sync(() => {
+          clearTimeout(timer)
+          socket.destroy()
+        })
+      })
+      assert.match(received, /^HTTP\/1\.1 \d{3} /)
+      assert.notInclude(received, "\r\n\r\n")
     })))
 })

@@ -46,9 +46,20 @@ export interface Settings {
   readonly window: number
 }
 
-/** When a refresh of `tokens` is due, in epoch milliseconds (S24). @internal */
+/**
+ * How long before expiry a refresh of `tokens` is due: the configured window (S24), but at most half
+ * the token's lifetime, so a short-lived token is not refreshed on every call (S35).
+ *
+ * @internal
+ */
+export const windowOf = (tokens: TokenSet.TokenSet, settings: Settings): number => {
+  const lifetime = DateTime.toEpochMillis(tokens.expiresAt) - DateTime.toEpochMillis(tokens.issuedAt)
+  return Math.min(settings.window, Math.max(0, lifetime) / 2)
+}
+
+/** When a refresh of `tokens` is due, in epoch milliseconds (S24, S35). @internal */
 export const refreshAt = (tokens: TokenSet.TokenSet, settings: Settings): number =>
-  DateTime.toEpochMillis(tokens.expiresAt) - settings.window
+  DateTime.toEpochMillis(tokens.expiresAt) - windowOf(tokens, settings)
 
 const tokenValue = (token: Option.Option<Redacted.Redacted<string>>): string | undefined =>
   Option.match(token, { onNone: () => undefined, onSome: Redacted.value })
@@ -105,7 +116,7 @@ const refreshOrEnd = (current: Stored): Decision =>
   Decision.Refresh({ tokens: current.tokens, version: current.version })
 
 const due = (tokens: TokenSet.TokenSet, now: number, settings: Settings): boolean =>
-  tokens.needsRefresh(DateTime.unsafeMake(now), Duration.millis(settings.window))
+  tokens.needsRefresh(DateTime.unsafeMake(now), Duration.millis(windowOf(tokens, settings)))
 
 /**
  * The refresh of `sent` failed with `error`: what now (S21, S22, S24).

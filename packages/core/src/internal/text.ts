@@ -1,3 +1,4 @@
+import * as Arr from "effect/Array"
 import * as Encoding from "effect/Encoding"
 import type * as ParseResult from "effect/ParseResult"
 
@@ -124,8 +125,11 @@ export const parseIssues = (error: ParseResult.ParseError, root: string): Readon
         break
       }
       case "Composite": {
-        const children = Array.isArray(issue.issues) ? issue.issues : [issue.issues]
-        for (let i = children.length - 1; i >= 0; i--) stack.push([children[i] as ParseResult.ParseIssue, path])
+        const children: ReadonlyArray<ParseResult.ParseIssue> = Arr.ensure(issue.issues)
+        for (let i = children.length - 1; i >= 0; i--) {
+          const child = children[i]
+          if (child !== undefined) stack.push([child, path])
+        }
         break
       }
       case "Refinement":

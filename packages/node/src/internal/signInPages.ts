@@ -7,6 +7,19 @@
  */
 import { Html, type OAuthClient, type OAuthError } from "@effect-oauth/core"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Schema from "effect/Schema"
+
+/**
+ * The application's `key` function failed after the code was exchanged: the user could not be
+ * identified (a whoami call that failed, say). Its cause is logged, never shown.
+ *
+ * @internal
+ */
+export class KeyFailed extends Schema.TaggedError<KeyFailed>("@effect-oauth/node/KeyFailed")("KeyFailed", {}) {
+  override get message(): string {
+    return "The application could not identify the signed-in user (its key function failed)."
+  }
+}
 
 /** @internal */
 export type SignInError =
@@ -14,6 +27,7 @@ export type SignInError =
   | OAuthClient.ExchangeError
   | OAuthError.TokenStoreError
   | OAuthError.PendingAuthorizationsError
+  | KeyFailed
 
 /** @internal */
 export type SignOutError = OAuthError.ErrorResponse | OAuthError.HttpError | OAuthError.TokenStoreError
@@ -84,10 +98,35 @@ export const describe = (
         `The sign-in response is invalid (${bounded(error.reason)}). Please sign in again.`
       )
     case "ErrorResponse":
+      switch (error.error) {
+        case "invalid_client":
+        case "unauthorized_client":
+        case "unsupported_grant_type":
+          return make(
+            502,
+            during === "sign-in" ? "The sign-in could not be completed" : "The sign-out could not be completed",
+            "This application is not set up correctly with its authorization server, so signing in cannot work right now. Its operators can see what went wrong in its logs; please try again later or contact them."
+          )
+        case "invalid_grant":
+          return make(
+            502,
+            during === "sign-in" ? "This sign-in cannot be completed" : "The sign-out could not be completed",
+            during === "sign-in"
+              ? "The authorization server did not accept this sign-in: it was already used or took too long. Please sign in again."
+              : "The authorization server refused the request. Please try again."
+          )
+        default:
+          return make(
+            502,
+            during === "sign-in" ? "The sign-in could not be completed" : "The sign-out could not be completed",
+            `The authorization server refused the request (${bounded(error.error, 64)}). Please try again.`
+          )
+      }
+    case "KeyFailed":
       return make(
         502,
-        during === "sign-in" ? "The sign-in could not be completed" : "The sign-out could not be completed",
-        `The authorization server refused the request (${bounded(error.error, 64)}). Please try again.`
+        "The sign-in could not be completed",
+        "You signed in, but this application could not look up your account. Please try again in a moment."
       )
     case "InvalidTokenResponse":
       return make(
@@ -100,6 +139,12 @@ export const describe = (
         502,
         during === "sign-in" ? "The sign-in could not be completed" : "The sign-out could not be completed",
         "The authorization server could not be reached or answered with an error. Please try again later."
+      )
+    case "InvalidIdToken":
+      return make(
+        502,
+        "The sign-in could not be completed",
+        "The identity the authorization server sent could not be verified. Please sign in again."
       )
     case "TokenStoreError":
     case "PendingAuthorizationsError":

@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as CreateTables from "../migrations/0001_create_tables.js"
+import * as PendingNonce from "../migrations/0002_pending_nonce.js"
 
 /** @internal */
 export const defaultPrefix = "effect_oauth_"
@@ -73,7 +74,10 @@ export const migrate = (
   SqlClient.SqlClient
 > =>
   Migrator.make({})({
-    loader: Migrator.fromRecord({ "0001_create_tables": CreateTables.make(tables) }),
+    loader: Migrator.fromRecord({
+      "0001_create_tables": CreateTables.make(tables),
+      "0002_pending_nonce": PendingNonce.make(tables)
+    }),
     table: tables.migrations
   }).pipe(
     Effect.retry({
