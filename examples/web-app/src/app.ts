@@ -74,6 +74,8 @@ export interface MockProvider {
   readonly refreshWindow?: Duration.DurationInput | undefined
   /** The name the consent page proposes; default `ada`. */
   readonly defaultUser?: string | undefined
+  /** The mock is an OpenID provider too (ID Tokens, JWKS, userinfo), and the dashboard shows who signed in; default off. */
+  readonly openid?: boolean | undefined
 }
 
 /** A real authorization server and API, such as Credal's. */
@@ -128,7 +130,7 @@ export const defaultTokenFile: string = Path.join(Os.tmpdir(), "effect-oauth-web
 /**
  * The options from the environment: `PORT` (3000), `TOKEN_FILE`, `COOKIE_KEY`; with `OAUTH_CLIENT_ID` set,
  * the real provider from `OAuthConfig.fromEnv` plus `API_BASE_URL` and `CREDAL_AGENT_ID`; otherwise the
- * mock with `MOCK_PORT` (random), `ACCESS_TOKEN_TTL` (60 seconds), `REFRESH_WINDOW`, `MOCK_USER`.
+ * mock with `MOCK_PORT` (random), `ACCESS_TOKEN_TTL` (60 seconds), `REFRESH_WINDOW`, `MOCK_USER`, `MOCK_OPENID` (false).
  */
 export const optionsFromEnv: Effect.Effect<Options, ConfigError.ConfigError> = Effect.gen(function*() {
   const port = yield* Config.withDefault(Config.port("PORT"), 3000)
@@ -155,7 +157,8 @@ export const optionsFromEnv: Effect.Effect<Options, ConfigError.ConfigError> = E
       port: yield* Config.withDefault(Config.integer("MOCK_PORT"), 0),
       accessTokenLifetime: yield* Config.withDefault(Config.duration("ACCESS_TOKEN_TTL"), Duration.seconds(60)),
       refreshWindow: Option.getOrUndefined(yield* Config.option(Config.duration("REFRESH_WINDOW"))),
-      defaultUser: yield* Config.withDefault(Config.nonEmptyString("MOCK_USER"), "ada")
+      defaultUser: yield* Config.withDefault(Config.nonEmptyString("MOCK_USER"), "ada"),
+      openid: yield* Config.withDefault(Config.boolean("MOCK_OPENID"), false)
     }
   return { port, tokenFile, cookieKey: Option.getOrUndefined(cookieKey), provider }
 })
@@ -405,10 +408,13 @@ export const startMock = (provider: MockProvider, redirectUri: string) =>
       redirectUris: [redirectUri],
       authMethods: ["client_secret_post"]
     }
-    const context = yield* Layer.build(MockCredal.layer({
+    const mockOptions = {
       port: provider.port ?? 0,
       server: { clients: [client], accessTokenLifetime: lifetime, defaultUser: provider.defaultUser ?? "ada" }
-    }))
+    }
+    const context = yield* Layer.build(
+      provider.openid === true ? Identity.layerOpenIdMock(mockOptions) : MockCredal.layer(mockOptions)
+    )
     const server = Context.get(context, FakeAuthorizationServer.FakeAuthorizationServer)
     const urls = server.endpoints
     const oauth = OAuthConfig.credal({
@@ -419,7 +425,8 @@ export const startMock = (provider: MockProvider, redirectUri: string) =>
       tokenEndpoint: urls.token,
       revocationEndpoint: urls.revocation,
       issuer: urls.issuer,
-      refreshWindow
+      refreshWindow,
+      ...(provider.openid === true ? { scopes: Identity.openIdScopes } : {})
     })
     const mock: Mock = { url: urls.issuer, server, accessTokenLifetime: lifetime }
     return {

@@ -2,12 +2,13 @@
  * The HTML of the example: a home page, the dashboard and the failure pages. Every value that is not a
  * literal of this file goes through `escapeHtml`; no page ever holds a token.
  */
+import { Html } from "@effect-oauth/core"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Option from "effect/Option"
 import * as Crypto from "node:crypto"
 
 /** Escapes text for HTML content and double- or single-quoted attribute values. */
-export const escapeHtml = (text: string): string => text.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`)
+export const escapeHtml: (text: string) => string = Html.escape
 
 /** Counts down `#seconds-left` from its `data-expires-at` (epoch milliseconds) every second. */
 const countdown = `(() => {
