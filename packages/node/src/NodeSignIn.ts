@@ -411,6 +411,17 @@ const unauthorized = (signIn: Service, request: HttpServerRequest.HttpServerRequ
  * anything else answers 401 JSON. Use it on a route (`HttpRouter.get("/me", NodeSignIn.requireSignIn(me))`)
  * or on a whole router (`HttpRouter.use(NodeSignIn.requireSignIn)`).
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpRouter, HttpServerResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * export const routes = HttpRouter.empty.pipe(
+ *   HttpRouter.get("/me", NodeSignIn.requireSignIn(Effect.map(NodeSignIn.SignedIn, (user) => HttpServerResponse.text(user.key))))
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category combinators
  */
