@@ -21,7 +21,7 @@ const measure = (mode: "background" | "blocking") =>
     const tokens = yield* AccessTokens.AccessTokens
     const grant = yield* server.issueGrant({ user: "ann" })
     const now = yield* Clock.currentTimeMillis
-    yield* tokens.save("ann", makeTokens(now, 50_000, grant.refreshToken, grant.accessToken))
+    yield* tokens.save("ann", makeTokens(now, 50_000, grant.refreshToken, grant.accessToken, 3_600_000))
     yield* server.clearLog
     yield* server.inject(
       FakeAuthorizationServer.Fault.Delay({ endpoint: "token", grantType: "refresh_token", duration: delay, times: 1 })
