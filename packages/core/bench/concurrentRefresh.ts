@@ -38,7 +38,8 @@ export const run: Effect.Effect<Report> = Effect.gen(function*() {
     Effect.gen(function*() {
       const grant = yield* server.issueGrant({ user: key })
       const now = yield* Clock.currentTimeMillis
-      yield* tokens.save(key, makeTokens(now, 30_000, grant.refreshToken, grant.accessToken))
+      // An hour-long token with 30 s left: due (60 s window) and below minValidity, so every caller waits.
+      yield* tokens.save(key, makeTokens(now, 30_000, grant.refreshToken, grant.accessToken, 3_600_000))
       return grant.accessToken
     })
 

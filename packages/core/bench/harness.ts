@@ -71,14 +71,16 @@ export const randomToken = (prefix: string): string =>
 
 /**
  * A token set as an exchange or a refresh produces it: 46-character access and refresh tokens, the
- * access token expiring `expiresInMillis` after `now`, a refresh token good for 30 days, one scope (a
+ * access token expiring `expiresInMillis` after `now` (issued `lifetimeMillis` before it expires), a refresh token good for 30 days, one scope (a
  * new array each time, as decoding a response gives).
  */
 export const makeTokens = (
   now: number,
   expiresInMillis: number,
   refreshToken: string = randomToken("rt_"),
-  accessToken: string = randomToken("at_")
+  accessToken: string = randomToken("at_"),
+  /** How long the access token lives in all: it was issued this long before it expires. */
+  lifetimeMillis: number = expiresInMillis
 ): TokenSet.TokenSet =>
   new TokenSet.TokenSet({
     accessToken: Redacted.make(accessToken),
@@ -86,7 +88,7 @@ export const makeTokens = (
     refreshToken: Option.some(Redacted.make(refreshToken)),
     expiresAt: DateTime.unsafeMake(now + expiresInMillis),
     refreshExpiresAt: Option.some(DateTime.unsafeMake(now + Duration.toMillis(Duration.days(30)))),
-    issuedAt: DateTime.unsafeMake(now),
+    issuedAt: DateTime.unsafeMake(now + expiresInMillis - lifetimeMillis),
     scopes: ["api:agent:message:*"]
   }, true) // valid by construction: skip the schema check, which would dominate the setup time
 

@@ -12,6 +12,8 @@ import * as ConcurrentRefresh from "./concurrentRefresh.js"
 import * as GetFresh from "./getFresh.js"
 import { type Report, table } from "./harness.js"
 import * as Memory from "./memory.js"
+import * as Peers from "./peers.js"
+import * as RefreshLatency from "./refreshLatency.js"
 
 class BenchmarkFailed extends Data.TaggedError("BenchmarkFailed")<{ readonly failures: ReadonlyArray<string> }> {
   override get message(): string {
@@ -23,7 +25,9 @@ const benchmarks: ReadonlyArray<readonly [string, Effect.Effect<Report>]> = [
   ["get on a fresh token", GetFresh.run],
   ["10 000 concurrent gets at expiry", ConcurrentRefresh.run],
   ["authorized request vs plain HttpClient", AuthorizedRequest.run],
-  ["memory per cached key", Memory.run]
+  ["memory per cached key", Memory.run],
+  ["a fresh token, side by side with google-auth-library and simple-oauth2", Peers.run],
+  ["callers' latency across a refresh", RefreshLatency.run]
 ]
 
 const main = Effect.gen(function*() {

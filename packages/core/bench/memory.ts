@@ -42,7 +42,7 @@ const discardingStore: Effect.Effect<TokenStore.Service> = Effect.map(TokenStore
 
 /**
  * A token endpoint that answers every request at once with new, rotated tokens that are already due
- * (`expires_in` 30 s, inside the refresh window), so that every `get` refreshes; counts the requests.
+ * (`expires_in` 0), so that every `get` refreshes; counts the requests.
  */
 const makeTokenEndpoint = () => {
   const stats = { requests: 0 }
@@ -52,7 +52,9 @@ const makeTokenEndpoint = () => {
       const tokens = {
         access_token: randomToken("at_"),
         token_type: "Bearer",
-        expires_in: due / 1000,
+        // Already expired, so that the next get refreshes again (a refresh window is at most half
+        // the lifetime, S35).
+        expires_in: 0,
         refresh_token: randomToken("rt_")
       }
       return HttpClientResponse.fromWeb(
@@ -71,7 +73,8 @@ const saveAll = (
 ) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => {
     let i = 0
-    return loop(n, () => save(keyOf(i++), makeTokens(now, expiresIn)))
+    // Issued an hour before they expire, so that tokens with `due` left are inside the refresh window.
+    return loop(n, () => save(keyOf(i++), makeTokens(now, expiresIn, undefined, undefined, hour)))
   })
 
 const accessTokensOver = (store: TokenStore.Service) =>

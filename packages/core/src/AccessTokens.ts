@@ -12,6 +12,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -19,11 +20,13 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Policy from "./internal/refreshPolicy.js"
@@ -110,6 +113,11 @@ export interface Service {
   readonly signOut: (
     key: string
   ) => Effect.Effect<"revoked" | "unsupported" | "no-tokens", TokenStoreError | ErrorResponse | HttpError>
+  /**
+   * The access token of `key` when it is fresh at `now` (epoch milliseconds), read from memory
+   * without running any effect; `undefined` otherwise. For Promise-facing edges ({@link supplier}).
+   */
+  readonly unsafeFresh?: ((key: string, now: number) => Redacted.Redacted<string> | undefined) | undefined
 }
 
 /**
@@ -392,8 +400,33 @@ export const make = (
       return inFlight !== undefined ? Deferred.await(inFlight) : slow(key)
     }
 
-    /** What memory can answer at once: fresh tokens, or a possibly-spent key's access token while valid (S44). */
-    const answer = (key: string, fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
+    const background = (options.refreshMode ?? "background") === "background"
+    const minValidity = Duration.toMillis(
+      options.minValidity ?? Duration.sum(config.requestTimeout, Duration.seconds(5))
+    )
+
+    /** A refresh started for callers who do not wait for it (S43); its failure leaves the current token in use. */
+    const refreshInBackground = (key: string) =>
+      flights.start(key, () =>
+        flight(key).pipe(
+          Effect.tapError(() =>
+            Effect.logWarning("effect-oauth: background refresh failed; the current token stays in use").pipe(
+              Effect.annotateLogs("oauth.key", key)
+            )
+          )
+        ))
+
+    /**
+     * What memory can answer at once: fresh tokens; with background refresh, tokens valid for longer
+     * than `minValidity` while a refresh starts (S43); a possibly-spent key's access token while valid (S44).
+     */
+    const answer = (
+      key: string,
+      fiber: Fiber.RuntimeFiber<unknown, unknown>
+    ):
+      | { readonly tokens: TokenSet.TokenSet; readonly success: Effect.Effect<Redacted.Redacted<string>> }
+      | undefined =>
+    {
       const entry = cache.get(key)
       if (entry === undefined || entry._tag === "Rejected") return undefined
       const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
@@ -402,7 +435,10 @@ export const make = (
           ? { tokens: entry.tokens, success: entry.success }
           : undefined
       }
-      return now < entry.refreshAt ? entry : undefined
+      if (now < entry.refreshAt) return entry
+      return background && now < entry.expiresAt - minValidity
+        ? { tokens: entry.tokens, success: Effect.zipRight(refreshInBackground(key), entry.success) }
+        : undefined
     }
 
     // The hot path: one step, reading the fiber's own clock (a TestClock in tests) without a generator.
@@ -415,8 +451,16 @@ export const make = (
     const tokens = (key: string): Effect.Effect<TokenSet.TokenSet, GetError> =>
       Effect.withFiberRuntime((fiber) => {
         const found = answer(key, fiber)
-        return found !== undefined ? Effect.succeed(found.tokens) : lookup(key)
+        return found === undefined ? lookup(key) : Effect.as(found.success, found.tokens)
       })
+
+    /** The fresh access token of `key` at `now`, without any effect: for the Promise supplier. */
+    const unsafeFresh = (key: string, now: number): Redacted.Redacted<string> | undefined => {
+      const entry = cache.get(key)
+      return entry !== undefined && (entry._tag === "Fresh" || entry._tag === "Unpersisted") && now < entry.refreshAt
+        ? entry.tokens.accessToken
+        : undefined
+    }
 
     const invalidate = (key: string, accessToken: Redacted.Redacted<string>) =>
       Effect.sync(() => {
@@ -466,7 +510,7 @@ export const make = (
       }))
     })
 
-    return AccessTokens.of({ save, get, tokens, invalidate, signOut })
+    return AccessTokens.of({ save, get, tokens, invalidate, signOut, unsafeFresh })
   })
 
 /**
@@ -476,3 +520,28 @@ export const make = (
 export const layer = (
   options?: Options
 ): Layer.Layer<AccessTokens, never, OAuthClient | OAuthConfig | TokenStore> => Layer.scoped(AccessTokens, make(options))
+
+/**
+ * A token function for SDKs whose `apiKey` accepts `T | Promise<T> | () => T | Promise<T>` (such as
+ * `@credal/sdk`): it answers a fresh access token synchronously from memory, without entering the
+ * Effect runtime, and otherwise returns a Promise of `get` on the current runtime that rejects with
+ * the typed error itself (an `OAuthError` instance such as `ReauthorizationRequired`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const supplier = (key: string): Effect.Effect<() => string | Promise<string>, never, AccessTokens> =>
+  Effect.gen(function*() {
+    const service = yield* AccessTokens
+    const clock = yield* Effect.clock
+    const run = Runtime.runPromiseExit(yield* Effect.runtime<never>())
+    const get = Effect.map(service.get(key), Redacted.value)
+    // The documented Promise-facing edge: the only place this library runs an effect itself.
+    const slow = (): Promise<string> =>
+      run(get).then((exit) => Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause)))
+    const fresh = service.unsafeFresh
+    return fresh === undefined ? slow : () => {
+      const token = fresh(key, clock.unsafeCurrentTimeMillis())
+      return token !== undefined ? Redacted.value(token) : slow()
+    }
+  })

@@ -12,9 +12,8 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Redacted from "effect/Redacted"
-import * as Runtime from "effect/Runtime"
 import { AccessTokens } from "./AccessTokens.js"
-import type * as AccessTokensModule from "./AccessTokens.js"
+import * as AccessTokensModule from "./AccessTokens.js"
 
 /**
  * The errors of an authorized client: those of the wrapped client and those of `AccessTokens.get`.
@@ -92,13 +91,11 @@ export const make = (
 
 /**
  * A function that returns a valid access token for `key` each time it is called, for SDKs that take
- * an `apiKey` or `token` callback (such as `@credal/sdk`). It runs on the current runtime.
+ * an `apiKey` or `token` callback that must return a Promise. Prefer `AccessTokens.supplier`, which
+ * answers a fresh token synchronously.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const tokenFunction = (key: string): Effect.Effect<() => Promise<string>, never, AccessTokens> =>
-  Effect.map(Effect.runtime<AccessTokens>(), (runtime) => {
-    const run = Runtime.runPromise(runtime)
-    return () => run(Effect.flatMap(AccessTokens, (tokens) => Effect.map(tokens.get(key), Redacted.value)))
-  })
+  Effect.map(AccessTokensModule.supplier(key), (supply) => () => Promise.resolve(supply()))

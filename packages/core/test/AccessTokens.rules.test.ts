@@ -246,3 +246,82 @@ describe("AccessTokens: faults across a cluster (S44–S48)", () => {
       assert.strictEqual((yield* Metric.value(AccessTokens.reauthorizationCounter)).count, before + 2)
     }).pipe(Effect.provide(layer({ accessTokens: { refreshMode: "blocking" } }))))
 })
+
+describe("AccessTokens: refresh off the request path (S43)", () => {
+  it.effect("a caller whose token is valid for longer than minValidity never waits: it gets the current token while one refresh runs in the background (S43)", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+      const tokens = yield* AccessTokens.AccessTokens
+      const first = yield* signedIn("ann")
+      yield* TestClock.adjust(Duration.minutes(59))
+      yield* server.inject(Fault.Delay({ endpoint: "token", duration: Duration.seconds(5) }))
+      const callers = yield* Effect.all(Array.from({ length: 100 }, () => Effect.fork(tokens.get("ann"))))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      for (const caller of callers) {
+        const exit = caller.unsafePoll()
+        assert.isNotNull(exit, "a caller with a valid token waited for the refresh")
+        assert.strictEqual(Redacted.value(yield* Fiber.join(caller)), Redacted.value(first.accessToken))
+      }
+      yield* TestClock.adjust(Duration.seconds(5))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      const next = yield* tokens.get("ann")
+      assert.notStrictEqual(Redacted.value(next), Redacted.value(first.accessToken))
+      assert.strictEqual((yield* counters).refreshToken, 1)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("callers whose token expires within minValidity (default: request timeout + 5 s) wait for the refresh (S43)", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+      const tokens = yield* AccessTokens.AccessTokens
+      const first = yield* signedIn("ann")
+      // 35 s left: exactly the request timeout (30 s) plus 5 s.
+      yield* TestClock.adjust(Duration.seconds(3600 - 35))
+      yield* server.inject(Fault.Delay({ endpoint: "token", duration: Duration.seconds(5) }))
+      const caller = yield* Effect.fork(tokens.get("ann"))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      assert.isNull(caller.unsafePoll(), "a caller with a nearly expired token did not wait")
+      yield* TestClock.adjust(Duration.seconds(5))
+      assert.notStrictEqual(Redacted.value(yield* Fiber.join(caller)), Redacted.value(first.accessToken))
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("a failed background refresh leaves the current token in use and is retried on the next due call; its error reaches only callers who have to wait (S43)", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+      const tokens = yield* AccessTokens.AccessTokens
+      const first = yield* signedIn("ann")
+      yield* TestClock.adjust(Duration.minutes(59))
+      yield* server.inject(Fault.Status({ endpoint: "token", status: 503, times: 2 }))
+      assert.strictEqual(Redacted.value(yield* tokens.get("ann")), Redacted.value(first.accessToken))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(50))
+      assert.strictEqual((yield* counters).refreshToken, 1)
+      // The next due call gets the current token again and retries the refresh in the background.
+      assert.strictEqual(Redacted.value(yield* tokens.get("ann")), Redacted.value(first.accessToken))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(50))
+      assert.strictEqual((yield* counters).refreshToken, 2)
+      // A caller that has to wait sees the error.
+      yield* TestClock.adjust(Duration.seconds(40))
+      yield* server.inject(Fault.Status({ endpoint: "token", status: 503, times: 1 }))
+      const error = yield* Effect.flip(tokens.get("ann"))
+      assert.instanceOf(error, OAuthError.HttpError)
+      const next = yield* tokens.get("ann")
+      assert.isTrue(yield* server.isAccessTokenValid(Redacted.value(next)))
+      assert.strictEqual((yield* counters).reusedRefreshTokens, 0)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("the supplier answers a fresh token synchronously and otherwise a Promise that rejects with the typed error itself (S43)", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+      const first = yield* signedIn("ann")
+      const supply = yield* AccessTokens.supplier("ann")
+      assert.strictEqual(supply(), Redacted.value(first.accessToken))
+      yield* TestClock.adjust(Duration.hours(1))
+      const next = supply()
+      assert.instanceOf(next, Promise)
+      const refreshed = yield* Effect.promise(() => Promise.resolve(next))
+      assert.isTrue(yield* server.isAccessTokenValid(refreshed))
+      assert.strictEqual(supply(), refreshed)
+      const missing = yield* AccessTokens.supplier("nobody")
+      const rejection = yield* Effect.promise(() => Promise.resolve(missing()).then(() => undefined, (e: unknown) => e))
+      assert.instanceOf(rejection, OAuthError.ReauthorizationRequired)
+    }).pipe(Effect.provide(layer())))
+})

@@ -312,7 +312,7 @@ describe("AccessTokens", () => {
       yield* TestClock.adjust(Duration.seconds(1))
       yield* tokens.get("ann")
       assert.strictEqual((yield* counters).refreshToken, 1)
-    }).pipe(Effect.provide(layer())))
+    }).pipe(Effect.provide(layer({ accessTokens: { refreshMode: "blocking" } }))))
 
   it.effect("a custom refresh window applies (S24)", () =>
     Effect.gen(function*() {
@@ -324,7 +324,7 @@ describe("AccessTokens", () => {
       yield* TestClock.adjust(Duration.minutes(1))
       yield* tokens.get("ann")
       assert.strictEqual((yield* counters).refreshToken, 1)
-    }).pipe(Effect.provide(layer({ accessTokens: { refreshWindow: Duration.minutes(5) } }))))
+    }).pipe(Effect.provide(layer({ accessTokens: { refreshWindow: Duration.minutes(5), refreshMode: "blocking" } }))))
 
   it.effect("a refresh token past its 30 days fails at once with re-authorization required, without a request (S24)", () =>
     Effect.gen(function*() {

@@ -16,8 +16,8 @@ import type * as Scope from "effect/Scope"
 export interface SingleFlight<A, E> {
   /** Awaits the key's run, starting `run` when none is in flight. */
   readonly join: (key: string, run: Effect.Effect<A, E>) => Effect.Effect<A, E>
-  /** Starts `run` when none is in flight, without waiting for it. */
-  readonly start: (key: string, run: Effect.Effect<A, E>) => Effect.Effect<void>
+  /** Starts `run()` when none is in flight, without waiting for it. */
+  readonly start: (key: string, run: () => Effect.Effect<A, E>) => Effect.Effect<void>
   /** The key's run in flight, if any. */
   readonly current: (key: string) => Deferred.Deferred<A, E> | undefined
 }
@@ -54,8 +54,8 @@ export const make = <A, E>(scope: Scope.Scope): SingleFlight<A, E> => {
       })
     )
 
-  const start = (key: string, run: Effect.Effect<A, E>): Effect.Effect<void> =>
-    Effect.uninterruptible(Effect.suspend(() => flights.has(key) ? Effect.void : Effect.asVoid(launch(key, run))))
+  const start = (key: string, run: () => Effect.Effect<A, E>): Effect.Effect<void> =>
+    Effect.uninterruptible(Effect.suspend(() => flights.has(key) ? Effect.void : Effect.asVoid(launch(key, run()))))
 
   return { join, start, current: (key) => flights.get(key) }
 }
