@@ -379,13 +379,21 @@ RETURNING fence, expires_at`.pipe(
         )
       )
 
-    /** Whether a live ticket before `ticket` waits for the key. */
-    const someoneAhead = (key: string, ticket: number) =>
+    /**
+     * Whether the waiter with `ticket` must keep waiting, judged by reads only: a live ticket before
+     * its own waits for the key, or (SQLite) a live lease holds it. Writes are only tried when they
+     * can succeed, so waiters never contend for SQLite's write lock while a holder works.
+     */
+    const mustWait = (key: string, ticket: number) =>
       Effect.map(
-        sql<{ readonly ahead: unknown }>`SELECT count(*) AS ahead FROM ${
+        sql<{ readonly ahead: unknown; readonly held: unknown }>`SELECT (SELECT count(*) FROM ${
           sql(tables.waiters)
-        } WHERE key = ${key} AND ticket < ${ticket} AND expires_at > ${now}`,
-        (rows) => internal.toNumber(rows[0]?.ahead ?? 0) > 0
+        } WHERE key = ${key} AND ticket < ${ticket} AND expires_at > ${now}) AS ahead, (SELECT count(*) FROM ${
+          sql(tables.locks)
+        } WHERE key = ${key} AND expires_at > ${now}) AS held`,
+        (rows) =>
+          internal.toNumber(rows[0]?.ahead ?? 0) > 0 ||
+          (dialect === "sqlite" && internal.toNumber(rows[0]?.held ?? 0) > 0)
       )
 
     /** Runs `effect` every `millis` until it returns `false` or fails. Forked, interruptible. */
@@ -465,7 +473,7 @@ WHERE key = ${key} AND ticket = ${ticket}`,
               let seen = 0
               const attempt = Effect.gen(function*() {
                 seen = wakeups.get(digest) ?? 0
-                if (yield* restore(someoneAhead(key, ticket))) return yield* new Busy()
+                if (yield* restore(mustWait(key, ticket))) return yield* new Busy()
                 let sessionScope: Scope.CloseableScope | undefined = undefined
                 if (dialect === "pg") {
                   const advisory = yield* tryAdvisory(key)
