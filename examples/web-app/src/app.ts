@@ -181,7 +181,6 @@ type ApiError =
   | HttpClientError.HttpClientError
   | AccessTokens.GetError
   | ParseResult.ParseError
-  | SdkError
 
 /** A failed Credal SDK call, in words (its `CredalError` names the tag of a typed failure). */
 class SdkError extends Schema.TaggedError<SdkError>()("SdkError", { reason: Schema.String }) {}
@@ -203,11 +202,12 @@ const callApi = (key: string, apiBaseUrl: string, agentId: string | undefined, s
     )
     // The Credal SDK, with the same key's tokens (one forced refresh and retry on a 401).
     const credal = new CredalClient(yield* CredalSdk.clientOptions(key, { environment: sdkEnvironment }))
-    const sdk = yield* Effect.tryPromise({
+    // Its failure is shown in its own row: the v1 answers above still stand.
+    const sdk = yield* Effect.either(Effect.tryPromise({
       try: () =>
         credal.copilots.sendMessage({ agentId: agentId ?? "example-agent", message: greeting, userEmail: who.user }),
       catch: (error) => new SdkError({ reason: Option.getOrElse(CredalSdk.errorTag(error), () => "no answer") })
-    })
+    }))
     const data: Pages.ApiData = {
       user: who.user,
       clientId: who.clientId,
@@ -215,9 +215,13 @@ const callApi = (key: string, apiBaseUrl: string, agentId: string | undefined, s
       jobId: sent.jobId,
       status: answer.status,
       response: answer.response.message,
-      sdkResponse: sdk.sendChatResult.type === "ai_response_result"
-        ? sdk.sendChatResult.response.message
-        : "(blocked by a policy)"
+      sdkResponse: Either.match(sdk, {
+        onLeft: (error) => `The Credal SDK call failed (${error.reason}).`,
+        onRight: (answer) =>
+          answer.sendChatResult.type === "ai_response_result"
+            ? answer.sendChatResult.response.message
+            : "(blocked by a policy)"
+      })
     }
     return data
   })
@@ -233,8 +237,6 @@ const describeApiError = (error: ApiError): string => {
       }.`
     case "ParseError":
       return "The API sent an answer this application does not understand."
-    case "SdkError":
-      return `The Credal SDK call failed: ${error.reason}.`
     default:
       return error.message
   }

@@ -3,9 +3,9 @@
  * validates every ID Token (`@effect-oauth/oidc`), and the dashboard shows the validated claims.
  */
 import { OAuthClient, OAuthConfig, type TokenSet } from "@effect-oauth/core"
+import * as MockCredal from "@effect-oauth/example-mock-credal/MockCredal"
 import { IdTokenClaims, IdTokens } from "@effect-oauth/oidc"
 import * as FakeAuthorizationServer from "@effect-oauth/testing/FakeAuthorizationServer"
-import * as FakeAuthorizationServerHttp from "@effect-oauth/testing/FakeAuthorizationServerHttp"
 import * as FakeOpenIdProvider from "@effect-oauth/testing/FakeOpenIdProvider"
 import * as NodeFakeAuthorizationServer from "@effect-oauth/testing/NodeFakeAuthorizationServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -43,14 +43,15 @@ export const identityOf = (tokens: TokenSet.TokenSet): Option.Option<Pages.Ident
 export const openIdScopes: ReadonlyArray<string> = ["api:agent:message:*", "openid", "profile"]
 
 /**
- * The embedded mock as an OpenID provider too, over HTTP on 127.0.0.1: the fake server's consent page,
- * token endpoint and API, plus ID Tokens signed with keys it publishes, userinfo and OpenID discovery.
+ * The embedded mock Credal as an OpenID provider too, over HTTP on 127.0.0.1: the mock's consent page,
+ * token endpoint, API and SDK routes, plus ID Tokens signed with keys it publishes, userinfo and OpenID
+ * discovery.
  */
 export const layerOpenIdMock = (options: {
   readonly port: number
   readonly server: Partial<FakeAuthorizationServer.Options>
 }): Layer.Layer<FakeAuthorizationServer.FakeAuthorizationServer | HttpServer.HttpServer, HttpServerError.ServeError> =>
-  HttpServer.serve(FakeAuthorizationServerHttp.httpApp).pipe(
+  HttpServer.serve(MockCredal.httpApp).pipe(
     Layer.provideMerge(FakeOpenIdProvider.layerServer),
     Layer.provideMerge(
       Layer.effect(

@@ -293,6 +293,19 @@ export const apiKey = (key: string): Effect.Effect<() => string | Promise<string
  * insists on (never sent: the fetcher sets the token), and `environment` when given (the API's base
  * URL, such as a mock's `http://127.0.0.1:4010/api`).
  *
+ * @example
+ * ```ts
+ * import { CredalClient } from "@credal/sdk"
+ * import { CredalSdk } from "@effect-oauth/node"
+ * import { Effect } from "effect"
+ *
+ * export const send = (userId: string, message: string) =>
+ *   Effect.gen(function*() {
+ *     const credal = new CredalClient(yield* CredalSdk.clientOptions(userId))
+ *     return yield* Effect.promise(() => credal.copilots.sendMessage({ agentId: "agent", message, userEmail: "a@b.c" }))
+ *   })
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

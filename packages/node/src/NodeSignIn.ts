@@ -270,7 +270,10 @@ export function make<E, R>(
  *
  * @example
  * ```ts
- * const SignInLive = NodeSignIn.layer({
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { Redacted } from "effect"
+ *
+ * export const SignInLive = NodeSignIn.layer({
  *   cookieKeys: [{ id: "2026-11", secret: Redacted.make(process.env.COOKIE_KEY ?? "") }]
  * })
  * ```
@@ -375,7 +378,7 @@ export function layerConfig<E, R>(
  * The `AccessTokens` key of the signed-in browser of the current request.
  *
  * @since 0.1.0
- * @category accessors
+ * @category utils
  */
 export const currentKey: Effect.Effect<Option.Option<string>, never, NodeSignIn | HttpServerRequest.HttpServerRequest> =
   Effect.flatMap(NodeSignIn, (signIn) => signIn.currentKey)
@@ -384,7 +387,7 @@ export const currentKey: Effect.Effect<Option.Option<string>, never, NodeSignIn 
  * The sign-in routes of the `NodeSignIn` in context, to `HttpRouter.concat` into an application.
  *
  * @since 0.1.0
- * @category accessors
+ * @category utils
  */
 export const router: Effect.Effect<HttpRouter.HttpRouter, never, NodeSignIn> = Effect.map(
   NodeSignIn,
@@ -407,6 +410,17 @@ const unauthorized = (signIn: Service, request: HttpServerRequest.HttpServerRequ
  * Without a valid session, a `GET` for HTML is sent to the login route (coming back afterwards) and
  * anything else answers 401 JSON. Use it on a route (`HttpRouter.get("/me", NodeSignIn.requireSignIn(me))`)
  * or on a whole router (`HttpRouter.use(NodeSignIn.requireSignIn)`).
+ *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpRouter, HttpServerResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * export const routes = HttpRouter.empty.pipe(
+ *   HttpRouter.get("/me", NodeSignIn.requireSignIn(Effect.map(NodeSignIn.SignedIn, (user) => HttpServerResponse.text(user.key))))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category combinators

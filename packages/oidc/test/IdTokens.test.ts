@@ -1,13 +1,16 @@
 import type { OAuthError } from "@effect-oauth/core"
-import { AccessTokens, OAuthClient, TokenStore } from "@effect-oauth/core"
-import { IdTokenClaims, IdTokens, JwksCache } from "@effect-oauth/oidc"
+import { AccessTokens, OAuthClient, OAuthConfig, TokenStore } from "@effect-oauth/core"
+import { IdTokenClaims, IdTokens, JwksCache, ProviderMetadata } from "@effect-oauth/oidc"
 import { FakeOpenIdProvider } from "@effect-oauth/testing"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import * as Jose from "jose"
 import { inspect } from "node:util"
 import { layer, layerWithAccessTokens, type Services, signIn, type TestOptions } from "./utils.js"
 
@@ -258,4 +261,54 @@ describe("IdTokens against the fake OpenID provider", () => {
       }),
       { provider: { idTokenOnRefresh: false } }
     ))
+})
+
+describe("IdTokens with a key set whose keys have no kid", () => {
+  it.effect("a token without kid is verified against each key that fits, and a forged one still fails (signature)", () =>
+    Effect.gen(function*() {
+      const keys = yield* Effect.promise(() =>
+        Promise.all([Jose.generateKeyPair("ES256"), Jose.generateKeyPair("ES256"), Jose.generateKeyPair("ES256")])
+      )
+      const published = yield* Effect.promise(() =>
+        Promise.all(keys.slice(0, 2).map((key) => Jose.exportJWK(key.publicKey)))
+      )
+      const http = HttpClient.make((request) =>
+        Effect.succeed(
+          HttpClientResponse.fromWeb(request, new Response(JSON.stringify({ keys: published }), { status: 200 }))
+        )
+      )
+      const config = yield* OAuthConfig.make({
+        clientId: "app",
+        clientSecret: Redacted.make("secret"),
+        authorizationEndpoint: "https://op.example.test/authorize",
+        tokenEndpoint: "https://op.example.test/token",
+        redirectUri: "http://127.0.0.1/cb",
+        issuer: "https://op.example.test"
+      })
+      const ids = yield* IdTokens.make({
+        metadata: new ProviderMetadata.ProviderMetadata({
+          issuer: "https://op.example.test",
+          jwksUri: "https://op.example.test/jwks"
+        }),
+        algorithms: ["ES256"]
+      }).pipe(
+        Effect.provideService(OAuthConfig.OAuthConfig, config),
+        Effect.provideService(HttpClient.HttpClient, http)
+      )
+      const sign = (privateKey: Jose.CryptoKey | Uint8Array) =>
+        Effect.promise(() =>
+          new Jose.SignJWT({ iss: "https://op.example.test", sub: "ann", aud: "app", exp: 3600, iat: 0 })
+            .setProtectedHeader({ alg: "ES256" })
+            .sign(privateKey)
+        )
+      const [, second, stranger] = keys.map((key) => key.privateKey)
+      const claims = yield* ids.validate(Redacted.make(yield* sign(second ?? Jose.base64url.decode(""))), {
+        during: "refresh"
+      })
+      assert.strictEqual(claims.sub, "ann")
+      const forged = yield* Effect.flip(
+        ids.validate(Redacted.make(yield* sign(stranger ?? Jose.base64url.decode(""))), { during: "exchange" })
+      )
+      assert.strictEqual(forged.check, "signature")
+    }))
 })
