@@ -9,6 +9,8 @@
  * - Memory store (each process signs its own users in): authorized calls per second per process, the
  *   baseline for the shared store's.
  *
+ * - Lock hand-over per store (`handover.ts`): the holder's write → the waiting instance's token.
+ *
  * PostgreSQL: OAUTH_TEST_PG_URL if set, else a throwaway cluster as in the tests (fsync off). Exits 1
  * only when a correctness check fails, never because of a speed.
  */
@@ -36,6 +38,7 @@ import {
   type WorkerConfig,
   type WorkerExit
 } from "../test/workers.js"
+import { handover } from "./handover.js"
 
 const lifetimeMillis = 3_000
 const refreshWindowMillis = 1_500
@@ -216,6 +219,9 @@ const main = Effect.gen(function*() {
   const missing = missingDist()
   if (missing !== undefined) return yield* new BenchmarkFailed({ failures: [missing] })
   const pg = yield* postgres
+  yield* Effect.sync(() => console.error("running: lock hand-over per store…"))
+  const handoverTable = yield* handover(pg.url)
+  yield* Effect.sync(() => console.log(handoverTable))
   const rows: Array<Row> = []
   const notes: Array<string> = []
   const failures: Array<string> = []

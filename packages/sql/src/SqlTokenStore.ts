@@ -259,15 +259,19 @@ RETURNING version`
 
     /** Waiters of this store by key digest, woken by NOTIFY (PostgreSQL) or by a release here. */
     const sleepers = new Map<string, Set<Deferred.Deferred<void>>>()
+    /** Wake-ups per key digest so far: a wake-up that came during an attempt is not lost. */
+    const wakeups = new Map<string, number>()
     const wake = (digest: string) => {
+      if (sleepers.has(digest) || wakeups.has(digest)) wakeups.set(digest, (wakeups.get(digest) ?? 0) + 1)
       const waiting = sleepers.get(digest)
       if (waiting === undefined) return
       sleepers.delete(digest)
       for (const sleeper of waiting) Deferred.unsafeDone(sleeper, Exit.void)
     }
     /** Sleeps until the key's lock may have been freed: a wake-up, or the poll interval. */
-    const pause = (digest: string) =>
+    const pause = (digest: string, seen: number) =>
       Effect.flatMap(Deferred.make<void>(), (sleeper) => {
+        if ((wakeups.get(digest) ?? 0) !== seen) return Effect.void
         const waiting = sleepers.get(digest) ?? new Set()
         waiting.add(sleeper)
         sleepers.set(digest, waiting)
@@ -281,14 +285,16 @@ RETURNING version`
       })
     const channel = tables.locks
     if (listen !== undefined) {
-      yield* Effect.forkIn(
+      // Interrupted without waiting when the store closes: after the database restarted, the
+      // client's UNLISTEN on its dead listening connection may never answer.
+      const listener = yield* Effect.forkDaemon(
         Stream.runForEach(listen(channel), (digest) => Effect.sync(() => wake(digest))).pipe(
           Effect.retry(Schedule.spaced(Duration.seconds(1))),
           Effect.ignore,
           Effect.interruptible
-        ),
-        storeScope
+        )
       )
+      yield* Scope.addFinalizer(storeScope, Fiber.interruptFork(listener))
     }
 
     /**
@@ -331,6 +337,8 @@ RETURNING version`
           )
         ))
     const advisoryArgs = (key: string) => [tables.locks, key]
+    // A failing session is dropped by `onSession`; one retry reserves a fresh one (after a restart of
+    // the database, the first use of the old connection fails).
     const tryAdvisory = (key: string) =>
       onSession((connection) =>
         Effect.map(
@@ -341,7 +349,7 @@ RETURNING version`
           ),
           (rows) => rows[0]?.locked === true
         )
-      )
+      ).pipe(Effect.retry({ times: 1 }))
     const unlockAdvisory = (key: string, scope: Scope.CloseableScope) =>
       Effect.suspend(() =>
         session !== undefined && session.scope === scope
@@ -371,13 +379,21 @@ RETURNING fence, expires_at`.pipe(
         )
       )
 
-    /** Whether a live ticket before `ticket` waits for the key. */
-    const someoneAhead = (key: string, ticket: number) =>
+    /**
+     * Whether the waiter with `ticket` must keep waiting, judged by reads only: a live ticket before
+     * its own waits for the key, or (SQLite) a live lease holds it. Writes are only tried when they
+     * can succeed, so waiters never contend for SQLite's write lock while a holder works.
+     */
+    const mustWait = (key: string, ticket: number) =>
       Effect.map(
-        sql<{ readonly ahead: unknown }>`SELECT count(*) AS ahead FROM ${
+        sql<{ readonly ahead: unknown; readonly held: unknown }>`SELECT (SELECT count(*) FROM ${
           sql(tables.waiters)
-        } WHERE key = ${key} AND ticket < ${ticket} AND expires_at > ${now}`,
-        (rows) => internal.toNumber(rows[0]?.ahead ?? 0) > 0
+        } WHERE key = ${key} AND ticket < ${ticket} AND expires_at > ${now}) AS ahead, (SELECT count(*) FROM ${
+          sql(tables.locks)
+        } WHERE key = ${key} AND expires_at > ${now}) AS held`,
+        (rows) =>
+          internal.toNumber(rows[0]?.ahead ?? 0) > 0 ||
+          (dialect === "sqlite" && internal.toNumber(rows[0]?.held ?? 0) > 0)
       )
 
     /** Runs `effect` every `millis` until it returns `false` or fails. Forked, interruptible. */
@@ -454,8 +470,10 @@ WHERE key = ${key} AND ticket = ${ticket}`,
                 )
               )
 
+              let seen = 0
               const attempt = Effect.gen(function*() {
-                if (yield* restore(someoneAhead(key, ticket))) return yield* new Busy()
+                seen = wakeups.get(digest) ?? 0
+                if (yield* restore(mustWait(key, ticket))) return yield* new Busy()
                 let sessionScope: Scope.CloseableScope | undefined = undefined
                 if (dialect === "pg") {
                   const advisory = yield* tryAdvisory(key)
@@ -473,10 +491,12 @@ WHERE key = ${key} AND ticket = ${ticket}`,
                 }
                 return { lock: taken.value, sessionScope }
               })
+              wakeups.set(digest, wakeups.get(digest) ?? 0)
               const { lock: acquired, sessionScope } = yield* Effect.retry(
-                attempt.pipe(Effect.tapErrorTag("Busy", () => restore(pause(digest)))),
+                attempt.pipe(Effect.tapErrorTag("Busy", () => restore(pause(digest, seen)))),
                 { while: (error) => error._tag === "Busy" }
               ).pipe(Effect.catchTag("Busy", () => Effect.dieMessage("the lock poll ended while busy")))
+              if (!sleepers.has(digest)) wakeups.delete(digest)
               yield* Fiber.interrupt(heartbeat)
               yield* dropTicket
 
@@ -492,10 +512,13 @@ WHERE key = ${key} AND ticket = ${ticket}`,
               yield* Scope.addFinalizer(
                 held,
                 Effect.gen(function*() {
+                  // PostgreSQL: the next holder of the advisory lock may take over this row, so the
+                  // advisory lock goes first and the waiters are told at once; the row follows.
+                  yield* dropAdvisory
+                  if (sessionScope !== undefined) yield* notify(key)
                   const released = yield* Effect.either(releaseRow(key, owner))
                   if (released._tag === "Left") yield* retryInBackground(releaseRow(key, owner), until)
-                  yield* dropAdvisory
-                  yield* notify(key)
+                  if (sessionScope === undefined) yield* notify(key)
                   yield* Effect.sync(() => wake(digest))
                 })
               )

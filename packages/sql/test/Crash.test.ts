@@ -1,18 +1,14 @@
 /**
- * SPEC S20 and S21 with a real crash: a worker process is killed with SIGKILL while it holds a key's
- * lock in the middle of a refresh (the fake server holds its token responses for a while, so the
- * refresh request is surely in flight). Its lock dies with its database session, so the other workers
- * go on at once, not after the lease (S45).
+ * SPEC S20, S21 and S44 with a real crash: a worker process is killed with SIGKILL while it holds a
+ * key's lock in the middle of a refresh (the fake server holds its token responses for a while, so
+ * the refresh request is surely in flight). The killed worker's store lock dies with its database
+ * session (S45; the conformance suite checks that it is free within a second).
  *
- * Whether the user of the killed refresh must sign in again depends on what the server did with the
- * request the killed worker never got an answer to:
- * - it never processed it (the connection died while the request waited): the refresh token is still
- *   good, another worker refreshes with it after the lease, and no user signs in again;
- * - it processed it (rotated the refresh token, whose successor died with the worker): the next
- *   refresh presents a rotated token, the server refuses it (reuse), and exactly that user gets
- *   `ReauthorizationRequired`, nobody else.
- * The test reads which one happened from the server's log and asserts the matching outcome.
- */
+ * Nobody can know whether the server processed the request the killed worker never got an answer
+ * to, so its refresh token is possibly spent (S44): the worker marked it in the store before sending
+ * it, no process sends it again (a second presentation would make a rotating server revoke the
+ * grant), and exactly that user gets `ReauthorizationRequired` once its access token expired. The
+ * other users are not touched. */
 import * as SqlTokenStore from "@effect-oauth/sql/SqlTokenStore"
 import * as FakeAuthorizationServer from "@effect-oauth/testing/FakeAuthorizationServer"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
@@ -58,7 +54,7 @@ interface Kill {
 
 describe("a worker killed mid-refresh (PostgreSQL store)", () => {
   it.live(
-    "SIGKILL while holding the lock mid-refresh: the others go on at once, not after the lease (S45); no user signs in again unless the server had rotated the token the killed worker never stored, and then exactly that user gets ReauthorizationRequired (S20, S21)",
+    "SIGKILL while holding the lock mid-refresh: the killed refresh's token is never sent again, exactly that user gets ReauthorizationRequired, no other user is touched (S20, S21, S44)",
     () =>
       Effect.gen(function*() {
         const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
@@ -154,27 +150,17 @@ describe("a worker killed mid-refresh (PostgreSQL store)", () => {
           return { user: user ?? print, rotated, next }
         })
         assert.isAtLeast(interrupted.length, 1, "the killed worker had sent no refresh")
-        const lost = new Set(interrupted.filter((entry) => entry.rotated).map((entry) => entry.user))
+        const lost = new Set(interrupted.map((entry) => entry.user))
 
         for (const entry of interrupted) {
-          // The killed worker's lock died with its database session (S45): another worker took it at
-          // once, long before the lease ran out, and refreshed with the token it found in the store.
-          assert.isDefined(entry.next, `${entry.user}: no worker refreshed after the killed one`)
-          if (entry.next === undefined) continue
-          const waited = entry.next.at - kill.announcedAt
-          assert.isAtMost(waited, 300 + 1_000, `${entry.user}: the others waited ${waited} ms for the lock`)
-          assert.isBelow(waited, leaseMillis, `${entry.user}: the lock was held until its lease ran out`)
-          if (entry.rotated) {
-            // The server had rotated; the new token died with the worker, so the token in the store
-            // is a rotated one, and the server refuses it as reuse.
-            assert.strictEqual(entry.next.error, "invalid_grant", `${entry.user}: the rotated token was accepted`)
-          } else {
-            // The server never processed it: the token in the store is still good.
-            assert.strictEqual(entry.next.status, 200, `${entry.user}: the refresh after the lease failed`)
-          }
+          // Possibly spent (S44): no process presented the killed worker's refresh token again.
+          assert.isUndefined(
+            entry.next,
+            `${entry.user}: the refresh token of the killed refresh was sent again (rotated: ${entry.rotated})`
+          )
         }
 
-        // Exactly the users whose rotated token was lost must sign in again; everyone else's calls all
+        // Exactly the users of the killed refreshes must sign in again; everyone else's calls all
         // succeeded, before and after the crash.
         for (const user of users) {
           const reports = survivors.flatMap((exit) => exit.report === undefined ? [] : [exit.report.users[user]])
@@ -184,19 +170,21 @@ describe("a worker killed mid-refresh (PostgreSQL store)", () => {
             assert.deepStrictEqual(
               [...new Set(errors)],
               ["ReauthorizationRequired"],
-              `${user}: the server rotated the token the killed worker never stored, so ${user} must sign in again`
+              `${user}: the killed worker's refresh token is possibly spent, so ${user} must sign in again`
             )
           } else {
-            assert.deepStrictEqual(errors, [], `${user} had failed calls, though no token of ${user} was lost`)
+            assert.deepStrictEqual(errors, [], `${user} had failed calls, though no refresh of ${user} was killed`)
             assert.isAtLeast(ok, 1, `${user}: no successful call after the crash`)
           }
         }
+        // No refresh token was presented twice, so the server refused none and revoked no grant.
         const refused = requests.filter((request) => request.grantType === "refresh_token" && request.status !== 200)
         assert.deepStrictEqual(
-          [...new Set(refused.map((request) => userOf.get(fingerprint(request.refreshTokenPresented ?? ""))))].sort(),
-          [...lost].sort(),
-          "a refresh of a user whose tokens were not lost was refused"
+          refused.map((request) => `${request.status} ${request.error}`),
+          [],
+          "a refresh was refused"
         )
+        assert.isTrue(grants.every((grant) => !grant.revoked), "a grant was revoked")
       }).pipe(
         Effect.provide(
           strictFakeServer(lifetimeMillis)

@@ -1,0 +1,286 @@
+/**
+ * Faults across a cluster (SPEC S44–S48): worker processes (`fixtures/worker.mjs`) share one store
+ * (PostgreSQL or SQLite) and the fake authorization server over HTTP, strict: short access tokens,
+ * rotation on every refresh, and reuse of a rotated refresh token revokes the whole grant. The test
+ * injects one fault per case while they call:
+ *
+ * - the server commits a rotation and drops the connection before answering;
+ * - the lock holder is SIGKILLed, or SIGSTOPped for a while, in the middle of a refresh;
+ * - refresh answers are delayed close to the token lifetime.
+ *
+ * PostgreSQL is a cluster of its own here (`halt` and `resume` stop and start it).
+ *
+ * Every case checks the same rules: the library never presents a refresh token twice (the server's
+ * reuse counter stays 0), one refresh request per rotation, every grant the fault did not make
+ * unrecoverable survives (its last calls succeed), a grant whose answer was lost ends only in
+ * `ReauthorizationRequired`, and no caller waits without end.
+ */
+import * as SqlTokenStore from "@effect-oauth/sql/SqlTokenStore"
+import * as FakeAuthorizationServer from "@effect-oauth/testing/FakeAuthorizationServer"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { randomUUID } from "node:crypto"
+import * as path from "node:path"
+import { type Postgres, startPostgres } from "./setup/postgres.js"
+import { sqliteClient, tempDir } from "./utils.js"
+import {
+  clientConfig,
+  fingerprint,
+  missingDist,
+  runWorkers,
+  signInUsers,
+  strictFakeServer,
+  type Worker,
+  type WorkerConfig,
+  type WorkerExit
+} from "./workers.js"
+
+const lifetimeMillis = 3_000
+const refreshWindowMillis = 1_500
+const leaseMillis = 4_000
+const runMillis = 6_000
+const workers = 3
+const users = ["ann", "bob"] as const
+
+const dir = tempDir("faults")
+
+// A database of its own: one case stops and restarts it, which the other test files must not see.
+let postgres: Postgres | undefined
+beforeAll(async () => {
+  const missing = missingDist()
+  if (missing !== undefined) throw new Error(missing)
+  postgres = await startPostgres()
+}, 60_000)
+afterAll(async () => {
+  await postgres?.stop()
+}, 60_000)
+
+const pgUrl = () => {
+  if (postgres === undefined) throw new Error("PostgreSQL did not start")
+  return postgres.url
+}
+
+type StoreKind = "pg" | "sqlite"
+
+const storeOf = (kind: StoreKind) => {
+  if (kind === "pg") {
+    const prefix = `f_${randomUUID().replace(/-/g, "").slice(0, 10)}_`
+    return {
+      layer: SqlTokenStore.layer({ tablePrefix: prefix }).pipe(
+        Layer.provide(PgClient.layer({ url: Redacted.make(pgUrl()), maxConnections: 4 }))
+      ),
+      config: { kind: "pg", url: pgUrl(), prefix } as const
+    }
+  }
+  const filename = path.join(dir, `${randomUUID()}.sqlite`)
+  return {
+    layer: SqlTokenStore.layer().pipe(Layer.provide(sqliteClient(filename))),
+    config: { kind: "sqlite", filename, prefix: "effect_oauth_" } as const
+  }
+}
+
+/** The first worker to announce a refresh, and when. */
+const firstRefresher = (running: ReadonlyArray<Worker>) =>
+  Effect.gen(function*() {
+    const first = yield* Deferred.make<Worker>()
+    for (const worker of running) {
+      worker.onLine((line) => {
+        if (line.startsWith("refresh-sent ")) Deferred.unsafeDone(first, Exit.succeed(worker))
+      })
+    }
+    return yield* Deferred.await(first).pipe(
+      Effect.timeoutFail({ duration: Duration.seconds(15), onTimeout: () => "no worker refreshed" }),
+      Effect.orDie
+    )
+  })
+
+interface Case {
+  readonly name: string
+  /**
+   * How many grants the fault may make unrecoverable: a refresh whose answer was lost, or whose holder
+   * died mid-refresh, leaves its refresh token possibly spent (S44), so that user signs in again.
+   */
+  readonly mayLose: number
+  readonly stores: ReadonlyArray<StoreKind>
+  /** Set up before the workers start. */
+  readonly before?: (server: FakeAuthorizationServer.FakeAuthorizationServer.Service) => Effect.Effect<void>
+  /** Runs while the workers call; returns the worker it killed, if any. */
+  readonly during: (
+    running: ReadonlyArray<Worker>,
+    server: FakeAuthorizationServer.FakeAuthorizationServer.Service
+  ) => Effect.Effect<number | undefined>
+}
+
+const delayFirst = (millis: number) => (server: FakeAuthorizationServer.FakeAuthorizationServer.Service) =>
+  server.inject(
+    FakeAuthorizationServer.Fault.Delay({
+      endpoint: "token",
+      grantType: "refresh_token",
+      duration: Duration.millis(millis),
+      times: 1
+    })
+  )
+
+const cases: ReadonlyArray<Case> = [
+  {
+    name: "the server commits a rotation and drops the connection before answering (S44)",
+    mayLose: 1,
+    stores: ["pg", "sqlite"],
+    before: (server) =>
+      server.inject(FakeAuthorizationServer.Fault.CommitThenDrop({ endpoint: "token", grantType: "refresh_token" })),
+    during: () => Effect.succeed(undefined)
+  },
+  {
+    name: "the lock holder is SIGKILLed mid-refresh (S44, S45)",
+    mayLose: 1,
+    stores: ["pg", "sqlite"],
+    before: delayFirst(800),
+    during: (running) =>
+      Effect.gen(function*() {
+        const worker = yield* firstRefresher(running)
+        yield* Effect.sleep(Duration.millis(300))
+        worker.child.kill("SIGKILL")
+        return worker.id
+      })
+  },
+  {
+    name: "the lock holder is SIGSTOPped mid-refresh for less than its lease, then continued (S45, S48)",
+    mayLose: 0,
+    stores: ["pg", "sqlite"],
+    before: delayFirst(300),
+    during: (running) =>
+      Effect.gen(function*() {
+        const worker = yield* firstRefresher(running)
+        worker.child.kill("SIGSTOP")
+        yield* Effect.sleep(Duration.millis(1_500))
+        worker.child.kill("SIGCONT")
+        return undefined
+      })
+  },
+  {
+    name: "refresh answers are delayed close to the token lifetime (S46, S47)",
+    mayLose: 0,
+    stores: ["pg", "sqlite"],
+    before: (server) =>
+      server.inject(
+        FakeAuthorizationServer.Fault.Delay({
+          endpoint: "token",
+          grantType: "refresh_token",
+          duration: Duration.millis(refreshWindowMillis - 300),
+          times: 1_000
+        })
+      ),
+    during: () => Effect.succeed(undefined)
+  }
+]
+
+describe("faults across a cluster: worker processes sharing one store and a strict server over HTTP", () => {
+  for (const fault of cases) {
+    for (const kind of fault.stores) {
+      it.live(
+        `${
+          kind === "pg" ? "PostgreSQL" : "SQLite"
+        }: ${fault.name}: no refresh token sent twice, one request per rotation, every grant not lost survives`,
+        () =>
+          Effect.gen(function*() {
+            const store = storeOf(kind)
+            const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+            yield* signInUsers(users, store.layer)
+            if (fault.before !== undefined) yield* fault.before(server)
+            const configs: ReadonlyArray<WorkerConfig> = Array.from({ length: workers }, (_, id) => ({
+              id,
+              store: store.config,
+              client: clientConfig(server),
+              apiBase: server.endpoints.apiBase,
+              users,
+              refreshWindowMillis,
+              lockLeaseMillis: leaseMillis,
+              requestTimeoutMillis: 2_500,
+              runMillis,
+              pauseMillis: 50,
+              announceRefresh: true
+            }))
+            let killed: number | undefined = undefined
+            const exits = yield* runWorkers(configs, (running) =>
+              Effect.map(fault.during(running, server), (id) => {
+                killed = id
+              }))
+            yield* assertRules(server, exits, killed, fault.mayLose)
+          }).pipe(Effect.provide(strictFakeServer(lifetimeMillis))),
+        60_000
+      )
+    }
+  }
+})
+
+const assertRules = (
+  server: FakeAuthorizationServer.FakeAuthorizationServer.Service,
+  exits: ReadonlyArray<WorkerExit>,
+  killed: number | undefined,
+  mayLose: number
+) =>
+  Effect.gen(function*() {
+    const requests = yield* server.requests
+    const counters = yield* server.counters
+    const grants = yield* server.grants
+    const refreshes = requests.filter((request) => request.grantType === "refresh_token")
+
+    // S17, S44: the library never presents a refresh token twice, so the server never saw a reuse.
+    assert.strictEqual(counters.reusedRefreshTokens, 0, "a rotated refresh token was sent again")
+    const presented = new Map<string, number>()
+    for (const request of refreshes) {
+      const token = request.refreshTokenPresented
+      if (token !== undefined) presented.set(token, (presented.get(token) ?? 0) + 1)
+    }
+    const twice = [...presented].filter(([, count]) => count > 1).map(([token]) => fingerprint(token))
+    assert.deepStrictEqual(twice, [], "a refresh token was presented more than once (requests per rotation > 1)")
+
+    for (const exit of exits) {
+      if (exit.id === killed) {
+        assert.strictEqual(exit.signal, "SIGKILL")
+        continue
+      }
+      assert.strictEqual(exit.code, 0, `worker ${exit.id} failed: ${exit.stderr}`)
+      assert.isDefined(exit.report, `worker ${exit.id} sent no report`)
+    }
+    const survivors = exits.flatMap((exit) => exit.id === killed || exit.report === undefined ? [] : [exit.report])
+    const lost: Array<string> = []
+
+    for (const user of users) {
+      const grant = grants.find((candidate) => candidate.user === user)
+      assert.isDefined(grant)
+      if (grant === undefined) continue
+      // A grant is lost only when a rotation it made never reached the store: the server issued a
+      // refresh token that no later request presented, and the user had to stop.
+      const reports = survivors.flatMap((report) => {
+        const entry = report.users[user]
+        return entry === undefined ? [] : [entry]
+      })
+      const errors = new Set(reports.flatMap((entry) => Object.keys(entry.errors)))
+      const ok = reports.reduce((sum, entry) => sum + entry.ok, 0)
+      assert.isFalse(grant.revoked, `${user}: the grant was revoked (a reuse the library caused)`)
+      if (errors.has("ReauthorizationRequired")) {
+        // This grant was lost to the fault: the user is asked to sign in again, nothing else.
+        lost.push(user)
+        for (const error of errors) {
+          assert.include(["ReauthorizationRequired", "RefreshOutcomeUnknown"], error, `${user}: unexpected ${error}`)
+        }
+      } else {
+        // Every grant the fault did not make unrecoverable survives: its calls succeed (a store that is
+        // down fails calls with TokenStoreError while it is down, and only then).
+        for (const error of errors) assert.include(["TokenStoreError"], error, `${user}: unexpected ${error}`)
+        assert.isAtLeast(ok, 1, `${user}: no call succeeded`)
+      }
+      // No waiter starves: every surviving worker kept calling for every user.
+      for (const report of survivors) {
+        assert.isAtLeast(report.users[user]?.calls ?? 0, 2, `worker ${report.worker} starved on ${user}`)
+      }
+    }
+    assert.isAtMost(lost.length, mayLose, `grants lost: ${lost.join(", ")}`)
+  })
