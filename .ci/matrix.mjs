@@ -9,14 +9,17 @@
 // binary is put in place before each run; the machine's own binary is put back at the end. Files are
 // replaced, never written through: pnpm hard-links package files from its store.
 import { spawn, spawnSync } from "node:child_process"
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 // `node .ci/matrix.mjs 20 22 -- packages/core/test/Pkce.test.ts`: arguments after `--` go to `npm test`.
-const args = process.argv.slice(2)
+// `node .ci/matrix.mjs --prepare 22 24` only installs those versions and builds their binaries (CI starts
+// it in the background, so that the builds overlap the type-check, lint and docs steps).
+const prepareOnly = process.argv[2] === "--prepare"
+const args = process.argv.slice(prepareOnly ? 3 : 2)
 const split = args.includes("--") ? args.indexOf("--") : args.length
 const versions = split > 0 ? args.slice(0, split) : ["20", "22", "24"]
 const testArgs = args.slice(split + 1)
@@ -118,7 +121,8 @@ const build = (addon, node) =>
     child.on("error", reject)
     child.on("close", (status) => {
       if (status !== 0) return reject(new Error(`node-gyp for Node.js ${node.version} failed:\n${output}`))
-      copyFileSync(path.join(scratch, "build", "Release", "better_sqlite3.node"), target)
+      copyFileSync(path.join(scratch, "build", "Release", "better_sqlite3.node"), `${target}.tmp`)
+      renameSync(`${target}.tmp`, target)
       rmSync(scratch, { recursive: true, force: true })
       resolve(
         `better-sqlite3 ${addon.version} for Node.js ${node.version} (ABI ${node.abi}): built in ${seconds(started)}`
@@ -134,6 +138,13 @@ const place = (file, target) => {
 
 const started = Date.now()
 const nodes = versions.map((major) => ({ major, ...nodeFor(major) }))
+if (prepareOnly) {
+  const results = await Promise.allSettled(
+    addons.flatMap((addon) => nodes.filter((node) => node.dir !== undefined).map((node) => build(addon, node)))
+  )
+  results.forEach((result) => log(result.status === "fulfilled" ? result.value : String(result.reason)))
+  process.exit(results.every((result) => result.status === "fulfilled") ? 0 : 1)
+}
 // The machine's binaries, as pnpm installed them, to put back at the end. One that does not load here
 // was left by an interrupted run: `pnpm rebuild better-sqlite3` builds it again.
 const loads = (file) =>

@@ -24,6 +24,7 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Http from "node:http"
+import { failureAnnotations } from "./internal/signIn.js"
 import { constantTimeEqual } from "./internal/signInCrypto.js"
 import * as Pages from "./internal/signInPages.js"
 
@@ -160,12 +161,19 @@ const run = (
       }
       const result = yield* Effect.either(Effect.tap(oauth.complete(target.searchParams, pending), save))
       yield* Deferred.complete(done, result)
-      if (Either.isRight(result)) return respond(200, "You are signed in", closeTab)
+      if (Either.isRight(result)) {
+        yield* Effect.logDebug("sign-in completed").pipe(
+          Effect.annotateLogs(key === undefined ? {} : { "oauth.key": key })
+        )
+        return respond(200, "You are signed in", closeTab)
+      }
       const failure = Pages.describe(result.left, "")
+      yield* Effect.logWarning("sign-in failed").pipe(Effect.annotateLogs(failureAnnotations(failure)))
       return respond(failure.status, failure.title, `${failure.message} ${closeTab}`, failure.tag)
     }).pipe(Effect.uninterruptible)
 
     yield* server.serve(app)
+    yield* Effect.logDebug("sign-in started").pipe(Effect.annotateLogs("oauth.port", port))
     // The URL carries the state, so by default it goes to the terminal, not to the logs (SPEC S26).
     yield* (options.onUrl ?? ((url: URL) => Console.log(`Open this URL in a browser to sign in:\n${url.href}`)))(url)
     if (options.openBrowser !== undefined) {

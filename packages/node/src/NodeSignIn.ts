@@ -218,6 +218,21 @@ export type Requirements = OAuthClient.OAuthClient | AccessTokens.AccessTokens
  * name or lifetime fails with `InvalidConfig` (SPEC S39), never at the first request. Passphrase keys
  * are stretched here, once.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpRouter, HttpServerResponse } from "@effect/platform"
+ * import { Effect, Option, Redacted } from "effect"
+ *
+ * const app = Effect.gen(function*() {
+ *   const signIn = yield* NodeSignIn.make({ cookieKeys: [{ id: "2025-01", secret: Redacted.make(process.env.COOKIE_KEY!) }] })
+ *   return HttpRouter.empty.pipe(
+ *     HttpRouter.get("/", Effect.map(signIn.currentKey, (key) => HttpServerResponse.text(Option.isSome(key) ? "hi" : "sign in"))),
+ *     HttpRouter.concat(signIn.router)
+ *   )
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -255,7 +270,10 @@ export function make<E, R>(
  *
  * @example
  * ```ts
- * const SignInLive = NodeSignIn.layer({
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { Redacted } from "effect"
+ *
+ * export const SignInLive = NodeSignIn.layer({
  *   cookieKeys: [{ id: "2026-11", secret: Redacted.make(process.env.COOKIE_KEY ?? "") }]
  * })
  * ```
@@ -329,14 +347,24 @@ export interface ConfigOptions<E = never, R = never> extends Omit<Options<E, R>,
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = <E = never, R = never>(
+export function layerConfig<E = never, R = never>(
+  options?: ConfigOptions<E, R> & { readonly pendingStorage?: "cookie" | undefined }
+): Layer.Layer<NodeSignIn, OAuthConfig.InvalidConfig | ConfigError.ConfigError, Requirements | R>
+export function layerConfig<E = never, R = never>(
+  options: ConfigOptions<E, R>
+): Layer.Layer<
+  NodeSignIn,
+  OAuthConfig.InvalidConfig | ConfigError.ConfigError,
+  Requirements | PendingAuthorizations.PendingAuthorizations | R
+>
+export function layerConfig<E, R>(
   options: ConfigOptions<E, R> = {}
 ): Layer.Layer<
   NodeSignIn,
   OAuthConfig.InvalidConfig | ConfigError.ConfigError,
   Requirements | PendingAuthorizations.PendingAuthorizations | R
-> =>
-  Layer.scoped(
+> {
+  return Layer.scoped(
     NodeSignIn,
     Effect.gen(function*() {
       const cookieKeys = yield* (options.cookieKeys ?? cookieKeysConfig())
@@ -344,12 +372,13 @@ export const layerConfig = <E = never, R = never>(
       return yield* make({ ...options, cookieKeys, origins })
     })
   )
+}
 
 /**
  * The `AccessTokens` key of the signed-in browser of the current request.
  *
  * @since 0.1.0
- * @category accessors
+ * @category utils
  */
 export const currentKey: Effect.Effect<Option.Option<string>, never, NodeSignIn | HttpServerRequest.HttpServerRequest> =
   Effect.flatMap(NodeSignIn, (signIn) => signIn.currentKey)
@@ -358,7 +387,7 @@ export const currentKey: Effect.Effect<Option.Option<string>, never, NodeSignIn 
  * The sign-in routes of the `NodeSignIn` in context, to `HttpRouter.concat` into an application.
  *
  * @since 0.1.0
- * @category accessors
+ * @category utils
  */
 export const router: Effect.Effect<HttpRouter.HttpRouter, never, NodeSignIn> = Effect.map(
   NodeSignIn,
@@ -381,6 +410,17 @@ const unauthorized = (signIn: Service, request: HttpServerRequest.HttpServerRequ
  * Without a valid session, a `GET` for HTML is sent to the login route (coming back afterwards) and
  * anything else answers 401 JSON. Use it on a route (`HttpRouter.get("/me", NodeSignIn.requireSignIn(me))`)
  * or on a whole router (`HttpRouter.use(NodeSignIn.requireSignIn)`).
+ *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpRouter, HttpServerResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * export const routes = HttpRouter.empty.pipe(
+ *   HttpRouter.get("/me", NodeSignIn.requireSignIn(Effect.map(NodeSignIn.SignedIn, (user) => HttpServerResponse.text(user.key))))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category combinators

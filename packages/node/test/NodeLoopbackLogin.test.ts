@@ -3,7 +3,10 @@ import { NodeLoopbackLogin } from "@effect-oauth/node"
 import { FakeAuthorizationServer, OAuthTest } from "@effect-oauth/testing"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
@@ -190,6 +193,42 @@ describe("NodeLoopbackLogin", () => {
         assert.strictEqual((yield* server.counters).authorizationCode, 0)
         assert.isTrue(yield* closed(port))
       }).pipe(Effect.provide(layerFor(port)))
+    }))
+
+  it.scopedLive("a failed loopback sign-in is logged at Warning with its reason and code, a started one at Debug, never the URL's state", () =>
+    Effect.gen(function*() {
+      const port = yield* freePort
+      const logs: Array<{ level: string; message: string; annotations: Record<string, unknown> }> = []
+      const capture = Logger.make(({ annotations, logLevel, message }) => {
+        logs.push({
+          level: logLevel.label,
+          message: Array.isArray(message) ? message.join(" ") : String(message),
+          annotations: Object.fromEntries(HashMap.toEntries(annotations))
+        })
+      })
+      const urls: Array<URL> = []
+      yield* Effect.gen(function*() {
+        const server = yield* fake
+        yield* NodeLoopbackLogin.login({
+          port,
+          onUrl: (url) => {
+            urls.push(url)
+            return Effect.flatMap(Effect.orDie(server.deny(url)), get)
+          }
+        }).pipe(Effect.flip)
+      }).pipe(
+        Effect.provide(layerFor(port)),
+        Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+        Logger.withMinimumLogLevel(LogLevel.Debug)
+      )
+      assert.isTrue(logs.some((log) => log.level === "DEBUG" && log.message === "sign-in started"))
+      const failed = logs.find((log) => log.message === "sign-in failed")
+      assert.strictEqual(failed?.level, "WARN")
+      assert.strictEqual(failed?.annotations["oauth.reason"], "AuthorizationDenied")
+      assert.strictEqual(failed?.annotations["oauth.error"], "access_denied")
+      const state = urls[0]?.searchParams.get("state") ?? ""
+      assert.isAbove(state.length, 8)
+      assert.notInclude(JSON.stringify(logs), state)
     }))
 
   it.scopedLive("no callback in time is a LoopbackLoginError Timeout; the redirect_uri is loopback on a random port", () =>

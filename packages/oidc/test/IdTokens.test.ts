@@ -1,13 +1,16 @@
 import type { OAuthError } from "@effect-oauth/core"
-import { AccessTokens, OAuthClient, TokenStore } from "@effect-oauth/core"
-import { IdTokenClaims, IdTokens, JwksCache } from "@effect-oauth/oidc"
+import { AccessTokens, OAuthClient, OAuthConfig, TokenStore } from "@effect-oauth/core"
+import { IdTokenClaims, IdTokens, JwksCache, ProviderMetadata } from "@effect-oauth/oidc"
 import { FakeOpenIdProvider } from "@effect-oauth/testing"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import * as Jose from "jose"
 import { inspect } from "node:util"
 import { layer, layerWithAccessTokens, type Services, signIn, type TestOptions } from "./utils.js"
 
@@ -89,6 +92,18 @@ describe("IdTokens against the fake OpenID provider", () => {
   it.effect("a missing id_token is rejected when openid was requested (missing)", () => rejects("missing", "missing"))
   it.effect("an old auth_time is rejected when max_age was asked (auth_time)", () =>
     rejects("old-auth-time", "auth_time", { authorize: { maxAge: 300 } }))
+
+  it.effect("subjectKey gives the validated sub to key the tokens by, and fails without an ID Token", () =>
+    withProvider(Effect.gen(function*() {
+      const tokens = yield* signIn({ user: "ann" })
+      assert.strictEqual(yield* IdTokenClaims.subjectKey(tokens), "ann")
+      const client = yield* OAuthClient.OAuthClient
+      const provider = yield* FakeOpenIdProvider.FakeOpenIdProvider
+      const { pending, url } = yield* client.authorize({ scopes: ["api"] })
+      const plain = yield* client.complete(yield* provider.approve(url), pending)
+      const error = yield* Effect.flip(IdTokenClaims.subjectKey(plain))
+      assert.strictEqual(error.check, "missing")
+    })))
 
   it.effect("an old auth_time is accepted when max_age was not asked", () =>
     withProvider(Effect.gen(function*() {
@@ -201,6 +216,27 @@ describe("IdTokens against the fake OpenID provider", () => {
       layerWithAccessTokens()
     ))
 
+  it.effect("a refresh whose keys cannot be fetched is still checked and adopted: TLS stands for the signature (OIDC Core 3.1.3.7)", () =>
+    withProvider(Effect.gen(function*() {
+      const provider = yield* FakeOpenIdProvider.FakeOpenIdProvider
+      const client = yield* OAuthClient.OAuthClient
+      const tokens = yield* signIn({ user: "ann" })
+      // The provider rotates its keys and its JWKS endpoint is down: the new key cannot be fetched.
+      yield* TestClock.adjust(Duration.minutes(1))
+      yield* provider.rotateKeys()
+      yield* provider.setJwksStatus(503)
+      const refreshed = yield* client.refresh(tokens)
+      assert.strictEqual(Option.getOrThrow(IdTokenClaims.fromTokenSet(refreshed)).sub, "ann")
+      // …but every other check still runs: another sub is rejected
+      yield* TestClock.adjust(Duration.minutes(1))
+      yield* provider.injectIdTokenFault("wrong-sub")
+      const error = yield* Effect.flip(client.refresh(refreshed))
+      assert.strictEqual((error as OAuthError.InvalidIdToken).check, "subject")
+      // and a sign-in is never accepted without its signature
+      const signInError = yield* Effect.flip(signIn())
+      assert.strictEqual((signInError as OAuthError.InvalidIdToken).check, "key")
+    })))
+
   it.effect("a refresh ID Token with a bad signature is rejected (OIDC Core 12.2)", () =>
     withProvider(Effect.gen(function*() {
       const provider = yield* FakeOpenIdProvider.FakeOpenIdProvider
@@ -225,4 +261,54 @@ describe("IdTokens against the fake OpenID provider", () => {
       }),
       { provider: { idTokenOnRefresh: false } }
     ))
+})
+
+describe("IdTokens with a key set whose keys have no kid", () => {
+  it.effect("a token without kid is verified against each key that fits, and a forged one still fails (signature)", () =>
+    Effect.gen(function*() {
+      const keys = yield* Effect.promise(() =>
+        Promise.all([Jose.generateKeyPair("ES256"), Jose.generateKeyPair("ES256"), Jose.generateKeyPair("ES256")])
+      )
+      const published = yield* Effect.promise(() =>
+        Promise.all(keys.slice(0, 2).map((key) => Jose.exportJWK(key.publicKey)))
+      )
+      const http = HttpClient.make((request) =>
+        Effect.succeed(
+          HttpClientResponse.fromWeb(request, new Response(JSON.stringify({ keys: published }), { status: 200 }))
+        )
+      )
+      const config = yield* OAuthConfig.make({
+        clientId: "app",
+        clientSecret: Redacted.make("secret"),
+        authorizationEndpoint: "https://op.example.test/authorize",
+        tokenEndpoint: "https://op.example.test/token",
+        redirectUri: "http://127.0.0.1/cb",
+        issuer: "https://op.example.test"
+      })
+      const ids = yield* IdTokens.make({
+        metadata: new ProviderMetadata.ProviderMetadata({
+          issuer: "https://op.example.test",
+          jwksUri: "https://op.example.test/jwks"
+        }),
+        algorithms: ["ES256"]
+      }).pipe(
+        Effect.provideService(OAuthConfig.OAuthConfig, config),
+        Effect.provideService(HttpClient.HttpClient, http)
+      )
+      const sign = (privateKey: Jose.CryptoKey | Uint8Array) =>
+        Effect.promise(() =>
+          new Jose.SignJWT({ iss: "https://op.example.test", sub: "ann", aud: "app", exp: 3600, iat: 0 })
+            .setProtectedHeader({ alg: "ES256" })
+            .sign(privateKey)
+        )
+      const [, second, stranger] = keys.map((key) => key.privateKey)
+      const claims = yield* ids.validate(Redacted.make(yield* sign(second ?? Jose.base64url.decode(""))), {
+        during: "refresh"
+      })
+      assert.strictEqual(claims.sub, "ann")
+      const forged = yield* Effect.flip(
+        ids.validate(Redacted.make(yield* sign(stranger ?? Jose.base64url.decode(""))), { during: "exchange" })
+      )
+      assert.strictEqual(forged.check, "signature")
+    }))
 })

@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import * as Either from "effect/Either"
 
 const returnToBase = "http://return-to.invalid"
 
@@ -26,11 +27,9 @@ const fullyDecoded = (text: string): string | undefined => {
   let current = text
   for (let round = 0; round <= maxDecodeRounds; round++) {
     if (!/%[0-9a-f]{2}/i.test(current)) return current
-    try {
-      current = decodeURIComponent(current)
-    } catch {
-      return undefined
-    }
+    const decoded = Either.try(() => decodeURIComponent(current))
+    if (Either.isLeft(decoded)) return undefined
+    current = decoded.right
   }
   return undefined
 }
