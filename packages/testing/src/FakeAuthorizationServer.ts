@@ -401,7 +401,7 @@ export type Answer =
     readonly _tag: "Response"
     readonly response: HttpClientResponse.HttpClientResponse
     /** The body never ends (`StalledBody`): an adapter streams it instead of reading it first. */
-    readonly stalled: boolean
+    readonly stalled?: boolean | undefined
   }
   | {
     readonly _tag: "StalledHeaders"

@@ -311,7 +311,7 @@ export const make = (
         onFailure: () => options?.dropConnection ?? defaultDrop,
         onSuccess: (answer) =>
           answer._tag === "Response"
-            ? toServerResponse(answer.response, answer.stalled)
+            ? toServerResponse(answer.response, answer.stalled === true)
             : (options?.stallHeaders ?? defaultStallHeaders)(answer.status, withoutHopByHop(answer.headers))
       })
     )
