@@ -123,7 +123,11 @@ const readBody = (
  * whole body (SPEC S32), reads at most `maxBodyBytes` (S15), and turns transport failures into
  * `HttpError`. The deadline holds inside uninterruptible regions too (a refresh in flight, S23), and the
  * caller is answered at the deadline even while the aborted request is still being torn down, so a layer
- * shutting down never waits on an exchange beyond it.
+ * shutting down never waits on an exchange beyond it. Interrupting an interruptible caller stops the wait
+ * at once (the request is aborted in the background); an uninterruptible caller, such as a refresh that
+ * must keep what it gets, receives the answer or the timeout. Spans: one `ServerExchange.execute` span
+ * with the endpoint, method, URL and status; the platform's client span, which would record every
+ * server-chosen response header, is not created (SPEC S34).
  *
  * @since 0.1.0
  * @category constructors

@@ -397,7 +397,12 @@ export type Fault = Data.TaggedEnum<{
  * @category models
  */
 export type Answer =
-  | { readonly _tag: "Response"; readonly response: HttpClientResponse.HttpClientResponse }
+  | {
+    readonly _tag: "Response"
+    readonly response: HttpClientResponse.HttpClientResponse
+    /** The body never ends (`StalledBody`): an adapter streams it instead of reading it first. */
+    readonly stalled?: boolean | undefined
+  }
   | {
     readonly _tag: "StalledHeaders"
     readonly status: number

@@ -227,14 +227,20 @@ const defaultDrop = Effect.succeed(HttpServerResponse.empty({ status: 502, heade
 const nullBodyStatuses = new Set([101, 204, 205, 304])
 
 /**
- * The fake's client response as a server response: status, headers and the body, streamed as it comes,
- * so that a `StalledBody` fault stalls the socket after the headers and the first bytes.
+ * The fake's client response as a server response: status, headers and body, read in full; a stalled
+ * body (`StalledBody`) is streamed as it comes, so that the socket stalls after the headers and the
+ * first bytes.
  */
-const toServerResponse = (response: HttpClientResponse.HttpClientResponse) => {
+const toServerResponse = (response: HttpClientResponse.HttpClientResponse, stalled: boolean) => {
   const headers = withoutHopByHop(response.headers)
-  return nullBodyStatuses.has(response.status)
-    ? HttpServerResponse.empty({ status: response.status, headers })
-    : HttpServerResponse.stream(response.stream, { status: response.status, headers })
+  if (nullBodyStatuses.has(response.status)) {
+    return Effect.succeed(HttpServerResponse.empty({ status: response.status, headers }))
+  }
+  if (stalled) return Effect.succeed(HttpServerResponse.stream(response.stream, { status: response.status, headers }))
+  return Effect.map(Effect.orDie(response.arrayBuffer), (buffer) =>
+    buffer.byteLength === 0
+      ? HttpServerResponse.empty({ status: response.status, headers })
+      : HttpServerResponse.uint8Array(new Uint8Array(buffer), { status: response.status, headers }))
 }
 
 const defaultStallHeaders = () => Effect.never
@@ -305,7 +311,7 @@ export const make = (
         onFailure: () => options?.dropConnection ?? defaultDrop,
         onSuccess: (answer) =>
           answer._tag === "Response"
-            ? Effect.succeed(toServerResponse(answer.response))
+            ? toServerResponse(answer.response, answer.stalled === true)
             : (options?.stallHeaders ?? defaultStallHeaders)(answer.status, withoutHopByHop(answer.headers))
       })
     )

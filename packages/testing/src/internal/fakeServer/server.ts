@@ -203,7 +203,7 @@ export const make = (
       const response = yield* Effect.sync(() =>
         HttpClientResponse.fromWeb(request, new Response(body, { status: outcome.status, headers: outcome.headers }))
       )
-      return { _tag: "Response", response } satisfies Answer
+      return { _tag: "Response", response, stalled: fault?._tag === "StalledBody" } satisfies Answer
     })
 
     const handle = (request: HttpClientRequest.HttpClientRequest) =>
