@@ -255,6 +255,9 @@ export function make<E, R>(
  *
  * @example
  * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { Redacted } from "effect"
+ *
  * const SignInLive = NodeSignIn.layer({
  *   cookieKeys: [{ id: "2026-11", secret: Redacted.make(process.env.COOKIE_KEY ?? "") }]
  * })
