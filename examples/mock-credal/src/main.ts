@@ -1,7 +1,8 @@
 /**
  * A mock of Credal's OAuth 2.0 authorization server, on 127.0.0.1, for trying an application by hand or
  * from a browser: a login and consent page, the token and revocation endpoints (codes for 10 minutes,
- * used once; rotated refresh tokens), RFC 8414 metadata, and the protected API under /api/v1.
+ * used once; rotated refresh tokens), RFC 8414 metadata, the protected API under /api/v1, and the routes
+ * the Credal SDK calls under /api/v0 (see `MockCredal.ts`).
  *
  * Environment:
  *
@@ -15,7 +16,6 @@
  * Stop it with Ctrl-C.
  */
 import * as FakeAuthorizationServer from "@effect-oauth/testing/FakeAuthorizationServer"
-import * as NodeFakeAuthorizationServer from "@effect-oauth/testing/NodeFakeAuthorizationServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
@@ -23,6 +23,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as MockCredal from "./MockCredal.js"
 
 const defaults = FakeAuthorizationServer.defaultClient
 
@@ -82,6 +83,7 @@ const program = Effect.gen(function*() {
       `  token endpoint          ${urls.token}`,
       `  revocation endpoint     ${urls.revocation}`,
       `  API base                ${urls.apiBase}`,
+      `  Credal SDK environment  ${MockCredal.sdkEnvironment(urls.issuer)} (copilots/sendMessage, createConversation)`,
       `  RFC 8414 metadata       ${urls.oauthMetadata}`,
       `  OpenID configuration    ${urls.openIdConfiguration}`,
       "",
@@ -101,7 +103,7 @@ const program = Effect.gen(function*() {
     ]
     yield* Console.log(lines.join("\n"))
     return yield* Effect.never
-  }).pipe(Effect.provide(NodeFakeAuthorizationServer.layer({ port: config.port, server: serverOptions })))
+  }).pipe(Effect.provide(MockCredal.layer({ port: config.port, server: serverOptions })))
 })
 
 NodeRuntime.runMain(program)

@@ -14,10 +14,18 @@
  * counters and request log); `start` does the same from a promise, for tests; `optionsFromEnv` reads the
  * environment for `main.ts`.
  */
-import { AccessTokens, OAuthConfig, OAuthHttpClient, type TokenSet, TokenStore } from "@effect-oauth/core"
-import { NodeOAuth, NodeSignIn, NodeTokenStore } from "@effect-oauth/node"
+import { CredalClient } from "@credal/sdk"
+import {
+  AccessTokens,
+  OAuthConfig,
+  OAuthHttpClient,
+  PendingAuthorizations,
+  type TokenSet,
+  TokenStore
+} from "@effect-oauth/core"
+import * as MockCredal from "@effect-oauth/example-mock-credal/MockCredal"
+import { CredalSdk, NodeOAuth, NodeSignIn, NodeTokenStore } from "@effect-oauth/node"
 import * as FakeAuthorizationServer from "@effect-oauth/testing/FakeAuthorizationServer"
-import * as NodeFakeAuthorizationServer from "@effect-oauth/testing/NodeFakeAuthorizationServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
@@ -66,6 +74,8 @@ export interface MockProvider {
   readonly refreshWindow?: Duration.DurationInput | undefined
   /** The name the consent page proposes; default `ada`. */
   readonly defaultUser?: string | undefined
+  /** The mock is an OpenID provider too (ID Tokens, JWKS, userinfo), and the dashboard shows who signed in; default off. */
+  readonly openid?: boolean | undefined
 }
 
 /** A real authorization server and API, such as Credal's. */
@@ -76,6 +86,8 @@ export interface RemoteProvider {
   readonly apiBaseUrl: string
   /** Sent as `agentId` with the message (Credal needs one). */
   readonly agentId?: string | undefined
+  /** The Credal SDK's base URL; default `CredalSdk.productionEnvironment`. */
+  readonly sdkEnvironment?: string | undefined
 }
 
 export interface Options {
@@ -118,7 +130,7 @@ export const defaultTokenFile: string = Path.join(Os.tmpdir(), "effect-oauth-web
 /**
  * The options from the environment: `PORT` (3000), `TOKEN_FILE`, `COOKIE_KEY`; with `OAUTH_CLIENT_ID` set,
  * the real provider from `OAuthConfig.fromEnv` plus `API_BASE_URL` and `CREDAL_AGENT_ID`; otherwise the
- * mock with `MOCK_PORT` (random), `ACCESS_TOKEN_TTL` (60 seconds), `REFRESH_WINDOW`, `MOCK_USER`.
+ * mock with `MOCK_PORT` (random), `ACCESS_TOKEN_TTL` (60 seconds), `REFRESH_WINDOW`, `MOCK_USER`, `MOCK_OPENID` (false).
  */
 export const optionsFromEnv: Effect.Effect<Options, ConfigError.ConfigError> = Effect.gen(function*() {
   const port = yield* Config.withDefault(Config.port("PORT"), 3000)
@@ -137,14 +149,16 @@ export const optionsFromEnv: Effect.Effect<Options, ConfigError.ConfigError> = E
       _tag: "Remote",
       oauth: yield* OAuthConfig.fromEnv,
       apiBaseUrl: yield* Config.withDefault(Config.string("API_BASE_URL"), OAuthConfig.credalEndpoints.apiBaseUrl),
-      agentId: Option.getOrUndefined(yield* Config.option(Config.nonEmptyString("CREDAL_AGENT_ID")))
+      agentId: Option.getOrUndefined(yield* Config.option(Config.nonEmptyString("CREDAL_AGENT_ID"))),
+      sdkEnvironment: Option.getOrUndefined(yield* Config.option(Config.nonEmptyString("CREDAL_SDK_ENVIRONMENT")))
     }
     : {
       _tag: "Mock",
       port: yield* Config.withDefault(Config.integer("MOCK_PORT"), 0),
       accessTokenLifetime: yield* Config.withDefault(Config.duration("ACCESS_TOKEN_TTL"), Duration.seconds(60)),
       refreshWindow: Option.getOrUndefined(yield* Config.option(Config.duration("REFRESH_WINDOW"))),
-      defaultUser: yield* Config.withDefault(Config.nonEmptyString("MOCK_USER"), "ada")
+      defaultUser: yield* Config.withDefault(Config.nonEmptyString("MOCK_USER"), "ada"),
+      openid: yield* Config.withDefault(Config.boolean("MOCK_OPENID"), false)
     }
   return { port, tokenFile, cookieKey: Option.getOrUndefined(cookieKey), provider }
 })
@@ -163,10 +177,17 @@ const AgentResponse = Schema.Struct({
 
 const greeting = "Hello from the effect-oauth web app example"
 
-type ApiError = HttpClientError.HttpClientError | AccessTokens.GetError | ParseResult.ParseError
+type ApiError =
+  | HttpClientError.HttpClientError
+  | AccessTokens.GetError
+  | ParseResult.ParseError
+  | SdkError
 
-/** whoami, then sendMessage → jobId → fetchAgentResponse, all acting for `key`. */
-const callApi = (key: string, apiBaseUrl: string, agentId: string | undefined) =>
+/** A failed Credal SDK call, in words (its `CredalError` names the tag of a typed failure). */
+class SdkError extends Schema.TaggedError<SdkError>()("SdkError", { reason: Schema.String }) {}
+
+/** whoami, then sendMessage → jobId → fetchAgentResponse, all acting for `key`; and the Credal SDK's sendMessage. */
+const callApi = (key: string, apiBaseUrl: string, agentId: string | undefined, sdkEnvironment: string) =>
   Effect.gen(function*() {
     const http = HttpClient.filterStatusOk(yield* OAuthHttpClient.make(key))
     const who = yield* Effect.flatMap(http.get(`${apiBaseUrl}/whoami`), HttpClientResponse.schemaBodyJson(Whoami))
@@ -180,13 +201,23 @@ const callApi = (key: string, apiBaseUrl: string, agentId: string | undefined) =
       http.execute,
       Effect.flatMap(HttpClientResponse.schemaBodyJson(AgentResponse))
     )
+    // The Credal SDK, with the same key's tokens (one forced refresh and retry on a 401).
+    const credal = new CredalClient(yield* CredalSdk.clientOptions(key, { environment: sdkEnvironment }))
+    const sdk = yield* Effect.tryPromise({
+      try: () =>
+        credal.copilots.sendMessage({ agentId: agentId ?? "example-agent", message: greeting, userEmail: who.user }),
+      catch: (error) => new SdkError({ reason: Option.getOrElse(CredalSdk.errorTag(error), () => "no answer") })
+    })
     const data: Pages.ApiData = {
       user: who.user,
       clientId: who.clientId,
       message: greeting,
       jobId: sent.jobId,
       status: answer.status,
-      response: answer.response.message
+      response: answer.response.message,
+      sdkResponse: sdk.sendChatResult.type === "ai_response_result"
+        ? sdk.sendChatResult.response.message
+        : "(blocked by a policy)"
     }
     return data
   })
@@ -202,6 +233,8 @@ const describeApiError = (error: ApiError): string => {
       }.`
     case "ParseError":
       return "The API sent an answer this application does not understand."
+    case "SdkError":
+      return `The Credal SDK call failed: ${error.reason}.`
     default:
       return error.message
   }
@@ -212,7 +245,7 @@ const describeApiError = (error: ApiError): string => {
 // -----------------------------------------------------------------------------
 
 /** What the app remembers per key: the issue time of the last token set it saw and how many it saw change. */
-interface Seen {
+export interface Seen {
   readonly issuedAt: number
   readonly refreshes: number
   readonly lastRefreshAt: number | undefined
@@ -222,25 +255,67 @@ const noStore = { "cache-control": "no-store" } as const
 
 const toSignIn = HttpServerResponse.redirect(Pages.signInHref, { status: 302, headers: noStore })
 
-const isPath = (path: string): path is `/${string}` => path.startsWith("/")
-
 const wantsJson = (accept: string | undefined): boolean => {
   const types = (accept ?? "").toLowerCase().split(",").map((part) => part.split(";")[0]?.trim() ?? "")
   return types.includes("application/json") && !types.includes("text/html")
 }
 
+/** What the app remembers per key, shared by the sign-in's key function and the dashboard. */
+export class SeenTokens extends Context.Tag("@effect-oauth/example-web-app/SeenTokens")<
+  SeenTokens,
+  Ref.Ref<ReadonlyMap<string, Seen>>
+>() {
+  static readonly layer = Layer.effect(SeenTokens, Ref.make<ReadonlyMap<string, Seen>>(new Map()))
+}
+
+/**
+ * The sign-in layer: the session key is the Credal user, from `whoami` with the new access token, so the
+ * token store holds one record per user (signing in again replaces it).
+ */
+export const signInLayer = (options: { readonly cookieKey: Redacted.Redacted<string>; readonly apiBaseUrl: string }) =>
+  NodeSignIn.layer({
+    cookieKeys: [{ id: "web-app", secret: options.cookieKey }],
+    // The pending authorization waits server-side (one instance), so the token file holds only users' tokens.
+    pendingStorage: "store",
+    defaultReturnTo: "/dashboard",
+    afterLogout: "/",
+    key: (tokens) =>
+      Effect.gen(function*() {
+        const http = HttpClient.filterStatusOk(yield* HttpClient.HttpClient)
+        const who = yield* HttpClientRequest.get(`${options.apiBaseUrl}/whoami`).pipe(
+          HttpClientRequest.bearerToken(tokens.accessToken),
+          http.execute,
+          Effect.flatMap(HttpClientResponse.schemaBodyJson(Whoami)),
+          Effect.scoped
+        )
+        const key = `credal:${who.user}`
+        // A new sign-in: later refreshes are counted from these tokens.
+        const seen = yield* SeenTokens
+        const issuedAt = DateTime.toEpochMillis(tokens.issuedAt)
+        yield* Ref.update(seen, (map) => new Map(map).set(key, { issuedAt, refreshes: 0, lastRefreshAt: undefined }))
+        return key
+      }),
+    renderError: (failure) =>
+      Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
+        wantsJson(request.headers["accept"])
+          ? NodeSignIn.renderFailure(failure, request)
+          : Pages.respond(
+            failure.status,
+            Pages.failure({ title: failure.title, message: failure.message, tag: failure.tag, signedIn: false })
+          ))
+  })
+
 const makeRouter = (options: {
-  readonly cookieKey: Redacted.Redacted<string>
-  readonly redirectUri: string
   readonly apiBaseUrl: string
   readonly agentId: string | undefined
+  readonly sdkEnvironment: string
   readonly refreshWindow: Duration.Duration
   readonly provider: string
 }) =>
   Effect.gen(function*() {
     const accessTokens = yield* AccessTokens.AccessTokens
-    const seen = yield* Ref.make<ReadonlyMap<string, Seen>>(new Map())
-    const callbackPath = new URL(options.redirectUri).pathname
+    const seen = yield* SeenTokens
+    const signIn = yield* NodeSignIn.NodeSignIn
 
     /** Records the token set of `key`; counts a refresh when its issue time changed since the last look. */
     const observe = (key: string, tokens: TokenSet.TokenSet) =>
@@ -255,40 +330,18 @@ const makeRouter = (options: {
         return [next, next === previous ? map : new Map(map).set(key, next)]
       })
 
-    const signIn = yield* NodeSignIn.make({
-      cookieKeys: [{ id: "web-app", secret: options.cookieKey }],
-      defaultReturnTo: "/dashboard",
-      afterLogout: "/",
-      paths: { callback: isPath(callbackPath) ? callbackPath : "/callback" },
-      // A new random key per sign-in; the tokens it starts with are the ones later refreshes are counted from.
-      key: (tokens) =>
-        Effect.gen(function*() {
-          const key = Crypto.randomUUID()
-          yield* observe(key, tokens)
-          return key
-        }),
-      renderError: (failure) =>
-        Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
-          wantsJson(request.headers["accept"])
-            ? NodeSignIn.renderFailure(failure, request)
-            : Pages.respond(
-              failure.status,
-              Pages.failure({ title: failure.title, message: failure.message, tag: failure.tag, signedIn: false })
-            ))
-    })
-
     const home = Effect.map(
-      signIn.currentKey,
+      NodeSignIn.currentKey,
       (key) => Pages.respond(200, Pages.home({ signedIn: Option.isSome(key), provider: options.provider }))
     )
 
-    const dashboard = Effect.gen(function*() {
-      const key = yield* signIn.currentKey
-      if (Option.isNone(key)) return toSignIn
+    // Signed-in only: NodeSignIn.requireSignIn sends anyone else to /login and back here.
+    const dashboard = NodeSignIn.requireSignIn(Effect.gen(function*() {
+      const { key } = yield* NodeSignIn.SignedIn
       // The API first: a refresh that is due, or forced by a 401, happens here, before the times are shown.
-      const api = yield* Effect.either(callApi(key.value, options.apiBaseUrl, options.agentId))
+      const api = yield* Effect.either(callApi(key, options.apiBaseUrl, options.agentId, options.sdkEnvironment))
       if (Either.isLeft(api) && api.left._tag === "ReauthorizationRequired") return toSignIn
-      const tokens = yield* Effect.either(accessTokens.tokens(key.value))
+      const tokens = yield* Effect.either(accessTokens.tokens(key))
       if (Either.isLeft(tokens)) {
         if (tokens.left._tag === "ReauthorizationRequired") return toSignIn
         return Pages.respond(
@@ -302,7 +355,7 @@ const makeRouter = (options: {
         )
       }
       const set = tokens.right
-      const counted = yield* observe(key.value, set)
+      const counted = yield* observe(key, set)
       const expiresAt = DateTime.toEpochMillis(set.expiresAt)
       return Pages.respond(
         200,
@@ -324,7 +377,7 @@ const makeRouter = (options: {
           }
         })
       )
-    })
+    }))
 
     return HttpRouter.empty.pipe(
       HttpRouter.get("/", home),
@@ -334,7 +387,7 @@ const makeRouter = (options: {
     )
   })
 
-const tcpUrl = (address: HttpServer.Address): string =>
+export const tcpUrl = (address: HttpServer.Address): string =>
   address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : "http://127.0.0.1"
 
 /** A quarter of the lifetime, at most 10 seconds: long enough to see the token age, short enough to watch. */
@@ -342,7 +395,7 @@ const defaultRefreshWindow = (lifetime: Duration.Duration): Duration.Duration =>
   Duration.min(Duration.seconds(10), Duration.times(lifetime, 0.25))
 
 /** Starts the mock with this application registered as its client, and the client configuration for it. */
-const startMock = (provider: MockProvider, redirectUri: string) =>
+export const startMock = (provider: MockProvider, redirectUri: string) =>
   Effect.gen(function*() {
     const lifetime = Duration.decode(provider.accessTokenLifetime ?? Duration.seconds(60))
     const refreshWindow = provider.refreshWindow === undefined
@@ -355,10 +408,13 @@ const startMock = (provider: MockProvider, redirectUri: string) =>
       redirectUris: [redirectUri],
       authMethods: ["client_secret_post"]
     }
-    const context = yield* Layer.build(NodeFakeAuthorizationServer.layer({
+    const mockOptions = {
       port: provider.port ?? 0,
       server: { clients: [client], accessTokenLifetime: lifetime, defaultUser: provider.defaultUser ?? "ada" }
-    }))
+    }
+    const context = yield* Layer.build(
+      provider.openid === true ? Identity.layerOpenIdMock(mockOptions) : MockCredal.layer(mockOptions)
+    )
     const server = Context.get(context, FakeAuthorizationServer.FakeAuthorizationServer)
     const urls = server.endpoints
     const oauth = OAuthConfig.credal({
@@ -369,10 +425,17 @@ const startMock = (provider: MockProvider, redirectUri: string) =>
       tokenEndpoint: urls.token,
       revocationEndpoint: urls.revocation,
       issuer: urls.issuer,
-      refreshWindow
+      refreshWindow,
+      ...(provider.openid === true ? { scopes: Identity.openIdScopes } : {})
     })
     const mock: Mock = { url: urls.issuer, server, accessTokenLifetime: lifetime }
-    return { oauth, apiBaseUrl: urls.apiBase, agentId: undefined, mock }
+    return {
+      oauth,
+      apiBaseUrl: urls.apiBase,
+      agentId: undefined,
+      sdkEnvironment: MockCredal.sdkEnvironment(urls.issuer),
+      mock
+    }
   })
 
 /**
@@ -389,16 +452,32 @@ export const make = (options: Options = {}): Effect.Effect<Running, StartError, 
     const provider = options.provider ?? { _tag: "Mock" }
     const setup = provider._tag === "Mock"
       ? yield* startMock(provider, `${url}/callback`)
-      : { oauth: provider.oauth, apiBaseUrl: provider.apiBaseUrl, agentId: provider.agentId, mock: undefined }
+      : {
+        oauth: provider.oauth,
+        apiBaseUrl: provider.apiBaseUrl,
+        agentId: provider.agentId,
+        sdkEnvironment: provider.sdkEnvironment ?? CredalSdk.productionEnvironment,
+        mock: undefined
+      }
 
     const store = options.tokenFile === undefined
       ? TokenStore.layerMemory
       : NodeTokenStore.layerNode({ path: options.tokenFile })
+    // The live HttpClient stays in the context, so AccessTokens over it makes authorized calls.
+    const TokensLive = AccessTokens.layer().pipe(
+      Layer.provideMerge(store),
+      Layer.provideMerge(Identity.layerClient(setup.oauth)),
+      Layer.provideMerge(NodeOAuth.layerHttpClient)
+    )
+    const SignInLive = signInLayer({
+      cookieKey: options.cookieKey ?? Redacted.make(Crypto.randomBytes(32).toString("base64url")),
+      apiBaseUrl: setup.apiBaseUrl
+    })
     const context = yield* Layer.build(
-      AccessTokens.layer().pipe(
-        Layer.provideMerge(store),
-        Layer.provideMerge(Identity.layerClient(setup.oauth)),
-        Layer.provideMerge(NodeOAuth.layerHttpClient)
+      SignInLive.pipe(
+        Layer.provideMerge(TokensLive),
+        Layer.provideMerge(PendingAuthorizations.layerMemory),
+        Layer.provideMerge(SeenTokens.layer)
       )
     )
     const config = Context.get(context, OAuthConfig.OAuthConfig)
@@ -406,10 +485,9 @@ export const make = (options: Options = {}): Effect.Effect<Running, StartError, 
       ? `${config.authorizationEndpoint.origin} (API ${setup.apiBaseUrl})`
       : `the embedded mock Credal at ${setup.mock.url}`
     const router = yield* makeRouter({
-      cookieKey: options.cookieKey ?? Redacted.make(Crypto.randomBytes(32).toString("base64url")),
-      redirectUri: config.redirectUri,
       apiBaseUrl: setup.apiBaseUrl,
       agentId: setup.agentId,
+      sdkEnvironment: setup.sdkEnvironment,
       refreshWindow: config.refreshWindow,
       provider: providerName
     }).pipe(Effect.provide(context))

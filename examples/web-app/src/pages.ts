@@ -2,12 +2,13 @@
  * The HTML of the example: a home page, the dashboard and the failure pages. Every value that is not a
  * literal of this file goes through `escapeHtml`; no page ever holds a token.
  */
+import { Html } from "@effect-oauth/core"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Option from "effect/Option"
 import * as Crypto from "node:crypto"
 
 /** Escapes text for HTML content and double- or single-quoted attribute values. */
-export const escapeHtml = (text: string): string => text.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`)
+export const escapeHtml: (text: string) => string = Html.escape
 
 /** Counts down `#seconds-left` from its `data-expires-at` (epoch milliseconds) every second. */
 const countdown = `(() => {
@@ -127,6 +128,8 @@ export interface ApiData {
   readonly jobId: string
   readonly status: string
   readonly response: string
+  /** The answer to the same message through the Credal SDK (`copilots.sendMessage`). */
+  readonly sdkResponse: string
 }
 
 /** What the dashboard shows about the tokens: instants and counts, never a token. */
@@ -183,8 +186,10 @@ ${api.data.clientId === undefined ? "" : `<dt>Client</dt><dd id="whoami-client">
 <dt>Message sent</dt><dd>${escapeHtml(api.data.message)}</dd>
 <dt>Job</dt><dd id="job-id"><code>${escapeHtml(api.data.jobId)}</code> (${escapeHtml(api.data.status)})</dd>
 <dt>Agent response</dt><dd id="agent-response">${escapeHtml(api.data.response)}</dd>
+<dt>Through the Credal SDK</dt><dd id="sdk-response">${escapeHtml(api.data.sdkResponse)}</dd>
 </dl>
-<p class="muted">GET /whoami, then POST /agents/sendMessage and GET /agents/fetchAgentResponse with the job id.</p>
+<p class="muted">GET /whoami, then POST /agents/sendMessage and GET /agents/fetchAgentResponse with the job id; and the
+same message through <code>@credal/sdk</code> (<code>copilots.sendMessage</code>).</p>
 </section>`
     : `<section id="api-error">
 <h2 class="error">The API could not be reached</h2>

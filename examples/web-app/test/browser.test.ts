@@ -126,6 +126,7 @@ describe("web app in Chromium", () => {
     assert.include(await text(page, "#api-data"), user)
     assert.strictEqual(await text(page, "#whoami-user"), user)
     assert.strictEqual(await text(page, "#agent-response"), "echo: Hello from the effect-oauth web app example")
+    assert.strictEqual(await text(page, "#sdk-response"), "echo: Hello from the effect-oauth web app example")
     assert.strictEqual(await text(page, "#refresh-count"), "0")
     const expiresAt = Date.parse(await text(page, "#expires-at"))
     const secondsLeft = Number(await text(page, "#seconds-left"))
@@ -137,7 +138,8 @@ describe("web app in Chromium", () => {
     const count = await counters()
     assert.strictEqual(count.authorizationCode, 1)
     assert.strictEqual(count.refreshToken, 0)
-    assert.strictEqual(count.api, 3)
+    // whoami at sign-in (the session key is the user), then whoami, sendMessage, fetchAgentResponse and the SDK's sendMessage.
+    assert.strictEqual(count.api, 5)
     const stat = await Fs.stat(Path.join(directory, "tokens.json"))
     assert.strictEqual(stat.mode & 0o777, 0o600)
     await screenshot(page, "signed-in")
@@ -163,7 +165,7 @@ describe("web app in Chromium", () => {
       assert.strictEqual(after.refreshToken - before.refreshToken, 1)
       assert.strictEqual(after.refreshToken, 1)
       assert.strictEqual(after.reusedRefreshTokens, 0)
-      assert.strictEqual(after.api - before.api, 3)
+      assert.strictEqual(after.api - before.api, 4)
       await assertNoTokenIn(page)
       await screenshot(page, "refreshed")
     },

@@ -4,6 +4,7 @@ import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { assert, describe, it } from "vitest"
+import * as WebApp from "../src/app.js"
 import * as Identity from "../src/identity.js"
 import * as Pages from "../src/pages.js"
 
@@ -61,5 +62,46 @@ describe("the web app's identity display", () => {
     assert.isTrue(Option.isNone(identity))
     const page = Pages.dashboard({ api: { _tag: "Failed", reason: "offline" }, tokens: tokenView, identity })
     assert.notInclude(page, "id=\"identity\"")
+  })
+
+  it("with the mock as an OpenID provider, a sign-in shows the validated identity on the dashboard", async () => {
+    const app = await WebApp.start({ port: 0, provider: { _tag: "Mock", openid: true, defaultUser: "grace" } })
+    try {
+      const jar = new Map<string, string>()
+      const send = async (url: string, init: { readonly method?: string; readonly body?: URLSearchParams } = {}) => {
+        const response = await fetch(url, {
+          method: init.method ?? "GET",
+          redirect: "manual",
+          headers: {
+            cookie: Array.from(jar, ([name, value]) => `${name}=${value}`).join("; "),
+            ...(init.body === undefined ? {} : { "content-type": "application/x-www-form-urlencoded" })
+          },
+          ...(init.body === undefined ? {} : { body: init.body })
+        })
+        for (const cookie of response.headers.getSetCookie()) {
+          const [pair = ""] = cookie.split(";")
+          const at = pair.indexOf("=")
+          jar.set(pair.slice(0, at).trim(), pair.slice(at + 1).trim())
+        }
+        return response
+      }
+      const login = await send(`${app.url}${Pages.signInHref}`)
+      const authorization = new URL(login.headers.get("location") ?? "")
+      assert.isNotNull(authorization.searchParams.get("nonce"), "openid is requested with a nonce")
+      const consent = await send(`${authorization.origin}${authorization.pathname}${authorization.search}`, {
+        method: "POST",
+        body: new URLSearchParams({ consent_decision: "approve", consent_user: "grace" })
+      })
+      const callback = await send(consent.headers.get("location") ?? "")
+      assert.strictEqual(callback.status, 302)
+      const dashboard = await send(`${app.url}/dashboard`)
+      const page = await dashboard.text()
+      assert.strictEqual(dashboard.status, 200)
+      assert.include(page, "<dd id=\"identity-sub\"><code>grace</code></dd>")
+      assert.include(page, "grace@example.test")
+      assert.include(page, "id=\"whoami-user\">grace<")
+    } finally {
+      await app.close()
+    }
   })
 })

@@ -14,6 +14,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -139,6 +140,9 @@ export const reauthorizationCounter = Metric.counter("effect_oauth_reauthorizati
   incremental: true
 })
 
+const refreshTokenOf = (tokens: TokenSet.TokenSet): string | undefined =>
+  Option.getOrUndefined(Option.map(tokens.refreshToken, Redacted.value))
+
 /**
  * @since 0.1.0
  * @category constructors
@@ -152,44 +156,75 @@ export const make = (
     const store = yield* TokenStore
     const settings: Policy.Settings = { window: Duration.toMillis(options.refreshWindow ?? config.refreshWindow) }
     const lease = options.lockLease ?? Duration.sum(Duration.times(config.requestTimeout, 2), Duration.seconds(10))
+    // Writes are retried while we hold the (renewed) lock, for at most one lease (S18, S45).
     const writeRetry = options.writeRetry ??
-      Schedule.exponential(Duration.millis(50)).pipe(Schedule.intersect(Schedule.recurs(4)))
+      Schedule.exponential(Duration.millis(50)).pipe(
+        Schedule.union(Schedule.spaced(Duration.seconds(1))),
+        Schedule.upTo(lease)
+      )
     const cache = TokenCache.make(options.cacheCapacity ?? 100_000)
     const flights = SingleFlight.make<TokenSet.TokenSet, GetError>(yield* Effect.scope)
-    const retryWrites = {
-      schedule: writeRetry,
-      while: (error: TokenStoreError | VersionConflict) => error._tag === "TokenStoreError"
-    }
+    const retryWrites = <A, R>(write: Effect.Effect<A, TokenStoreError | VersionConflict, R>, key: string) =>
+      Effect.retry(
+        Effect.tapError(write, (error) =>
+          error._tag === "TokenStoreError"
+            ? Effect.logWarning("effect-oauth: store write failed, retrying").pipe(
+              Effect.annotateLogs({ "oauth.key": key, "oauth.store.reason": error.reason })
+            )
+            : Effect.void),
+        { schedule: writeRetry, while: (error) => error._tag === "TokenStoreError" }
+      )
+    const lockLost = (key: string) => new TokenStoreError({ operation: "set", reason: "LockLost", key })
 
     const remember = (key: string, tokens: TokenSet.TokenSet, version: number) =>
       cache.set(key, TokenCache.fresh(tokens, version, Policy.refreshAt(tokens, settings)))
 
-    const reauthorize = (
-      key: string,
-      reason: ReauthorizationRequired["reason"],
-      version: Option.Option<number | null>
-    ) =>
+    /** Records that the same tokens are now stored at `version`; an API rejection stays (S25). */
+    const restored = (key: string, tokens: TokenSet.TokenSet, version: number) => {
+      const before = cache.get(key)
+      const entry = TokenCache.fresh(tokens, version, Policy.refreshAt(tokens, settings))
+      cache.set(key, before?._tag === "Rejected" ? TokenCache.rejected(entry) : entry)
+    }
+
+    /** The key's grant is lost: counted once per key and loss (S48), however many calls find it. */
+    const lose = (key: string, entry: TokenCache.Entry) =>
+      Effect.suspend(() => {
+        const before = cache.get(key)
+        cache.set(key, entry)
+        return before?._tag === "Dead" && entry._tag === "Dead" && before.reason === entry.reason &&
+            before.version === entry.version
+          ? Effect.void
+          : Effect.zipRight(
+            Metric.increment(reauthorizationCounter),
+            Effect.logWarning("effect-oauth: reauthorization required").pipe(
+              Effect.annotateLogs({ "oauth.key": key, "oauth.reason": entry._tag === "Dead" ? entry.reason : "" })
+            )
+          )
+      })
+
+    const reauthorize = (key: string, decision: Extract<Policy.Decision, { readonly _tag: "Reauthorize" }>) =>
       Effect.gen(function*() {
-        cache.delete(key)
-        if (Option.isSome(version)) {
+        const { reason, remove, version } = decision
+        if (Option.isNone(version)) {
+          cache.delete(key)
+          return yield* new ReauthorizationRequired({ reason, key })
+        }
+        const dead = TokenCache.dead(version.value, reason)
+        yield* lose(key, dead)
+        if (remove) {
           // Only the record judged dead is removed (a newer sign-in stays); until it is gone this
           // process never sends its refresh token again.
-          const dead = TokenCache.dead(version.value, reason)
-          cache.set(key, dead)
-          yield* store.remove(key, { expectedVersion: version.value }).pipe(
-            Effect.retry(retryWrites),
+          yield* retryWrites(store.remove(key, { expectedVersion: version.value }), key).pipe(
             Effect.tap(() => Effect.sync(() => cache.get(key) === dead && cache.delete(key))),
             Effect.ignore
           )
         }
-        yield* Metric.increment(reauthorizationCounter)
         return yield* new ReauthorizationRequired({ reason, key })
       })
 
     /** Stores refreshed tokens before anyone sees them (S18); if that fails they stay in memory. */
     const persist = (key: string, tokens: TokenSet.TokenSet, base: number | null) =>
-      store.set(key, tokens, { expectedVersion: base }).pipe(
-        Effect.retry(retryWrites),
+      retryWrites(store.set(key, tokens, { expectedVersion: base }), key).pipe(
         Effect.matchEffect({
           onSuccess: (version) => Effect.as(Effect.sync(() => remember(key, tokens, version)), tokens),
           onFailure: (error) =>
@@ -204,13 +239,16 @@ export const make = (
                 })
                 return tokens
               })
-              : Effect.zipRight(
-                Effect.sync(() =>
-                  cache.set(key, TokenCache.unpersisted(tokens, base, Policy.refreshAt(tokens, settings)))
-                ),
-                Effect.fail(error)
-              )
+              : Effect.zipRight(unpersisted(key, tokens, base), Effect.fail(error))
         })
+      )
+
+    const unpersisted = (key: string, tokens: TokenSet.TokenSet, base: number | null) =>
+      Effect.zipRight(
+        Effect.sync(() => cache.set(key, TokenCache.unpersisted(tokens, base, Policy.refreshAt(tokens, settings)))),
+        Effect.logError("effect-oauth: store write gave up; the new tokens are kept in memory").pipe(
+          Effect.annotateLogs("oauth.key", key)
+        )
       )
 
     /**
@@ -220,32 +258,85 @@ export const make = (
     const keep = (key: string, tokens: TokenSet.TokenSet, base: number | null) =>
       Effect.catchAllDefect(persist(key, tokens, base), () =>
         Effect.zipRight(
-          Effect.sync(() => cache.set(key, TokenCache.unpersisted(tokens, base, Policy.refreshAt(tokens, settings)))),
+          unpersisted(key, tokens, base),
           new TokenStoreError({ operation: "set", reason: "Unavailable", key, detail: "the write failed unexpectedly" })
         ))
 
-    const send = (tokens: TokenSet.TokenSet) =>
-      Effect.zipRight(Metric.increment(refreshCounter), client.refresh(tokens))
-
-    const refresh = (key: string, sent: Policy.Stored, retried: boolean): Effect.Effect<TokenSet.TokenSet, GetError> =>
-      Effect.gen(function*() {
-        const attempt = options.retryLostRefresh === true
-          ? send(sent.tokens).pipe(Effect.catchTag("RefreshOutcomeUnknown", () => send(sent.tokens)))
-          : send(sent.tokens)
+    const send = (key: string, tokens: TokenSet.TokenSet) =>
+      Effect.zipRight(
+        Effect.zipRight(
+          Metric.increment(refreshCounter),
+          Effect.logDebug("effect-oauth: refresh sent").pipe(Effect.annotateLogs("oauth.key", key))
+        ),
         // A defect after the request went out: the server may have rotated the token (S33).
-        const result = yield* Effect.either(
-          Effect.catchAllDefect(attempt, () => new RefreshOutcomeUnknown({ reason: "Defect" }))
+        Effect.catchAllDefect(client.refresh(tokens), () => new RefreshOutcomeUnknown({ reason: "Defect" }))
+      )
+
+    /**
+     * Sends the refresh token of `record` (S17–S22, S44): the store first learns that it is possibly
+     * spent, and only an answer clears that mark.
+     */
+    const refresh = (
+      key: string,
+      record: Policy.Stored,
+      retried: boolean
+    ): Effect.Effect<TokenSet.TokenSet, GetError> =>
+      Effect.gen(function*() {
+        const refreshSentAt = yield* DateTime.now
+        const marked = yield* retryWrites(
+          store.set(key, record.tokens, { expectedVersion: record.version, refreshSentAt }),
+          key
+        ).pipe(
+          // A write that went through but reported a failure, then conflicted with itself on retry.
+          Effect.catchTag("VersionConflict", () =>
+            Effect.flatMap(store.get(key), (found) =>
+              Option.isSome(found) && found.value.refreshSentAt?.epochMillis === refreshSentAt.epochMillis &&
+                refreshTokenOf(found.value.tokens) === refreshTokenOf(record.tokens)
+                ? Effect.succeed(found.value.version)
+                : Effect.fail(lockLost(key)))),
+          Effect.catchAllDefect(() =>
+            new TokenStoreError({
+              operation: "set",
+              reason: "Unavailable",
+              key,
+              detail: "the write failed unexpectedly"
+            })
+          )
         )
-        if (Either.isRight(result)) return yield* keep(key, result.right, sent.version)
-        const error = result.left
-        if (error._tag !== "ReauthorizationRequired") return yield* Effect.fail(error)
-        if (error.reason !== "refresh-token-rejected") {
-          return yield* carryOut(key, Policy.afterFailure(sent, error), true)
+        const sent: Policy.Stored = { tokens: record.tokens, version: marked, refreshSentAt }
+        const attempt = options.retryLostRefresh === true
+          ? send(key, sent.tokens).pipe(Effect.catchTag("RefreshOutcomeUnknown", () => send(key, sent.tokens)))
+          : send(key, sent.tokens)
+        const result = yield* Effect.either(attempt)
+        if (Either.isRight(result)) {
+          return yield* keep(key, result.right, marked)
         }
-        // S21: another process may have rotated the token since we read it.
-        const reread = retried ? Option.none() : yield* store.get(key)
-        const now = yield* Clock.currentTimeMillis
-        return yield* carryOut(key, Policy.afterRejection(sent, reread, now, settings, retried), true)
+        const error = result.left
+        yield* Effect.logWarning("effect-oauth: refresh failed").pipe(
+          Effect.annotateLogs({ "oauth.key": key, "oauth.error": error._tag })
+        )
+        if (error._tag === "RefreshOutcomeUnknown") {
+          // The answer was lost: the mark stays, and the access token serves until it expires (S44).
+          yield* lose(key, TokenCache.dead(marked, "refresh-outcome-unknown", record.tokens))
+          return yield* Effect.fail(error)
+        }
+        if (error._tag === "ReauthorizationRequired") {
+          if (error.reason !== "refresh-token-rejected") {
+            return yield* carryOut(key, Policy.afterFailure(sent, error), true)
+          }
+          // S21: another process may have rotated the token since we read it.
+          const reread = retried ? Option.none() : yield* store.get(key)
+          const now = yield* Clock.currentTimeMillis
+          return yield* carryOut(key, Policy.afterRejection(sent, reread, now, settings, retried), true)
+        }
+        // The server answered, so the refresh token was not spent: clear the mark.
+        yield* retryWrites(store.set(key, record.tokens, { expectedVersion: marked }), key).pipe(
+          Effect.tap((version) =>
+            Effect.sync(() => restored(key, record.tokens, version))
+          ),
+          Effect.ignore
+        )
+        return yield* Effect.fail(error)
       })
 
     const carryOut = (
@@ -254,34 +345,30 @@ export const make = (
       retried: boolean
     ): Effect.Effect<TokenSet.TokenSet, GetError> =>
       Policy.Decision.$match(decision, {
-        Adopt: ({ tokens, unpersisted, version }) =>
-          Effect.sync(() => {
-            if (!unpersisted && version !== null) remember(key, tokens, version)
-            return tokens
-          }),
+        Adopt: ({ possiblySpent, tokens, unpersisted, version }) =>
+          possiblySpent
+            ? Effect.as(lose(key, TokenCache.dead(version, "refresh-outcome-unknown", tokens)), tokens)
+            : Effect.sync(() => {
+              if (!unpersisted && version !== null) remember(key, tokens, version)
+              return tokens
+            }),
         // Once the refresh token is sent, the answer is stored even if the layer is shutting down.
         Refresh: ({ tokens, version }) => Effect.uninterruptible(refresh(key, { tokens, version }, retried)),
-        Reauthorize: ({ reason, version }) => reauthorize(key, reason, version),
+        Reauthorize: (end) => reauthorize(key, end),
         WriteBack: () => Effect.die("a write back is carried out by the flight")
       })
 
-    /** The slow path: under the store lock, re-read, then decide and carry it out (S17–S24). */
+    /** The slow path: under the store lock, re-read, then decide and carry it out (S17–S24, S46). */
     const flight = (key: string): Effect.Effect<TokenSet.TokenSet, GetError> =>
       Effect.scoped(Effect.gen(function*() {
-        yield* store.lock(key, { lease })
+        yield* store.lock(key, { lease, renew: true })
         const stored: Option.Option<Policy.Stored> = yield* store.get(key)
         const now = yield* Clock.currentTimeMillis
         let decision = Policy.decide(cache.get(key), stored, now, settings)
         if (decision._tag === "WriteBack") {
           const { expectedVersion, tokens } = decision
           const written = yield* Effect.either(store.set(key, tokens, { expectedVersion }))
-          const before = cache.get(key)
-          if (Either.isRight(written)) {
-            remember(key, tokens, written.right)
-            if (before?._tag === "Rejected") {
-              cache.set(key, TokenCache.rejected(TokenCache.fresh(tokens, written.right, 0)))
-            }
-          }
+          if (Either.isRight(written)) restored(key, tokens, written.right)
           const version = Either.isRight(written)
             ? written.right
             : Option.match(stored, {
@@ -298,32 +385,37 @@ export const make = (
       return yield* flights.join(key, flight(key))
     })
 
-    /** The tokens for `key`: from memory while fresh, else from the flight in progress or a new one. */
+    /** The tokens for `key` from the flight in progress or a new one. */
     const lookup = (key: string): Effect.Effect<TokenSet.TokenSet, GetError> => {
       // Callers arriving while a refresh is in flight just wait for it, without a span of their own.
       const inFlight = flights.current(key)
       return inFlight !== undefined ? Deferred.await(inFlight) : slow(key)
     }
 
-    const usable = (key: string, fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
+    /** What memory can answer at once: fresh tokens, or a possibly-spent key's access token while valid (S44). */
+    const answer = (key: string, fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
       const entry = cache.get(key)
-      return entry !== undefined && (entry._tag === "Fresh" || entry._tag === "Unpersisted") &&
-          Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() < entry.refreshAt
-        ? entry
-        : undefined
+      if (entry === undefined || entry._tag === "Rejected") return undefined
+      const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+      if (entry._tag === "Dead") {
+        return entry.tokens !== undefined && entry.success !== undefined && now < entry.until
+          ? { tokens: entry.tokens, success: entry.success }
+          : undefined
+      }
+      return now < entry.refreshAt ? entry : undefined
     }
 
     // The hot path: one step, reading the fiber's own clock (a TestClock in tests) without a generator.
     const get = (key: string): Effect.Effect<Redacted.Redacted<string>, GetError> =>
       Effect.withFiberRuntime((fiber) => {
-        const entry = usable(key, fiber)
-        return entry !== undefined ? entry.success : Effect.map(lookup(key), (tokens) => tokens.accessToken)
+        const found = answer(key, fiber)
+        return found !== undefined ? found.success : Effect.map(lookup(key), (tokens) => tokens.accessToken)
       })
 
     const tokens = (key: string): Effect.Effect<TokenSet.TokenSet, GetError> =>
       Effect.withFiberRuntime((fiber) => {
-        const entry = usable(key, fiber)
-        return entry !== undefined ? Effect.succeed(entry.tokens) : lookup(key)
+        const found = answer(key, fiber)
+        return found !== undefined ? Effect.succeed(found.tokens) : lookup(key)
       })
 
     const invalidate = (key: string, accessToken: Redacted.Redacted<string>) =>
@@ -334,13 +426,19 @@ export const make = (
           Redacted.value(entry.tokens.accessToken) === Redacted.value(accessToken)
         ) {
           cache.set(key, TokenCache.rejected(entry))
+        } else if (
+          entry?._tag === "Dead" && entry.tokens !== undefined &&
+          Redacted.value(entry.tokens.accessToken) === Redacted.value(accessToken)
+        ) {
+          // A possibly-spent key cannot refresh: its rejected access token stops serving (S25, S44).
+          cache.set(key, TokenCache.dead(entry.version, entry.reason))
         }
       })
 
     const save = Effect.fn("AccessTokens.save")(function*(key: string, tokens: TokenSet.TokenSet) {
       yield* Effect.annotateCurrentSpan("oauth.key", key)
       yield* Effect.scoped(Effect.gen(function*() {
-        yield* store.lock(key, { lease })
+        yield* store.lock(key, { lease, renew: true })
         const version = yield* store.set(key, tokens).pipe(
           Effect.catchTag("VersionConflict", (error) => Effect.die(error))
         )
@@ -351,7 +449,7 @@ export const make = (
     const signOut = Effect.fn("AccessTokens.signOut")(function*(key: string) {
       yield* Effect.annotateCurrentSpan("oauth.key", key)
       return yield* Effect.scoped(Effect.gen(function*() {
-        yield* store.lock(key, { lease })
+        yield* store.lock(key, { lease, renew: true })
         const stored = yield* store.get(key)
         const cached = cache.get(key)
         const unpersisted = cached?._tag === "Unpersisted" || (cached?._tag === "Rejected" && cached.unpersisted)

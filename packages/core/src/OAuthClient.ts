@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -245,7 +246,10 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
   const config = yield* OAuthConfig
   const random = yield* SecureRandom
   // The one client of every exchange with the authorization server: one deadline each (SPEC S32).
-  const server = ServerExchange.make(yield* HttpClient.HttpClient, { timeout: config.requestTimeout })
+  const server = ServerExchange.make(
+    HttpClient.mapRequest(yield* HttpClient.HttpClient, HttpClientRequest.acceptJson),
+    { timeout: config.requestTimeout }
+  )
   // States that have been used, until their pending authorization expires (SPEC S2, S9).
   const used = UsedStates.make(usedStatesCapacity)
   const validator = yield* TokenValidator

@@ -13,7 +13,7 @@
  * @since 0.1.0
  */
 import type * as Headers from "@effect/platform/Headers"
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
@@ -131,24 +131,36 @@ const readBody = (
 export const make = (client: HttpClient.HttpClient, options: Options): ServerExchange => {
   const timeout = Duration.decode(options.timeout)
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes
+  // The platform's client spans record every response header, which the server chooses (SPEC S34): this
+  // client records its own span with the endpoint, the method, the URL and the status only.
+  const untraced = HttpClient.withTracerDisabledWhen(client, () => true)
   const execute = (request: HttpClientRequest.HttpClientRequest, endpoint: Endpoint) =>
-    client.execute(request).pipe(
+    untraced.execute(request).pipe(
       Effect.catchTags({
         RequestError: (error) => Effect.fail(new HttpError({ endpoint, reason: "Transport", detail: error.reason })),
         ResponseError: (error) => Effect.fail(new HttpError({ endpoint, reason: "Transport", detail: error.reason }))
       }),
+      Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
       Effect.flatMap((response) =>
         Effect.map(
           readBody(response, endpoint, maxBodyBytes),
           (body): Response => ({ status: response.status, headers: response.headers, body })
         )
       ),
-      // Interruptible even inside an uninterruptible refresh, so that the deadline can abort it; disconnected,
-      // so that the caller is answered at the deadline while the abort finishes in the background.
+      // The deadline aborts the exchange even inside an uninterruptible refresh (interruptible), and answers
+      // at once while the abort finishes in the background (disconnect).
       Effect.interruptible,
       Effect.disconnect,
       Effect.interruptible,
-      Effect.timeoutFail({ duration: timeout, onTimeout: () => new HttpError({ endpoint, reason: "Timeout" }) })
+      Effect.timeoutFail({ duration: timeout, onTimeout: () => new HttpError({ endpoint, reason: "Timeout" }) }),
+      // Interruption from outside follows the caller: an interruptible caller stops waiting at once (the
+      // exchange is aborted in the background); an uninterruptible one, such as a refresh in flight that must
+      // store what it gets (SPEC S23), waits for the answer, never beyond the deadline (SPEC S32).
+      Effect.disconnect,
+      Effect.withSpan("ServerExchange.execute", {
+        kind: "client",
+        attributes: { "oauth.endpoint": endpoint, "http.request.method": request.method, "url.full": request.url }
+      })
     )
   return { execute }
 }

@@ -5,6 +5,11 @@
  * `TestClock`. After each program, the fake server's request log and what every `get` returned are
  * checked against the invariants in `check` below. The step vocabulary is in `./utils/programs.ts`.
  *
+ * A refresh whose answer the client never received (S22) makes its refresh token possibly spent
+ * (S44): it is never presented again, the key keeps serving its access token until it expires, and
+ * then needs a new sign-in (`refresh-outcome-unknown`). The programs record these losses as seen by
+ * the client (a wrapped `OAuthClient`), since a timed-out request may never reach the server's log.
+ *
  * Two properties:
  * - strict: no lost locks, and with more than one process or with restarts, write failures within
  *   the write retry budget (4 in a row): beyond it, new tokens that could not be stored live only in
@@ -32,7 +37,7 @@
  * The shrunk counterexamples the property found are kept as plain programs
  * (`Programs.counterexamples`) and run as tests of their own.
  */
-import { AccessTokens, type OAuthError, TokenSet, TokenStore } from "@effect-oauth/core"
+import { AccessTokens, OAuthClient, type OAuthError, TokenSet, TokenStore } from "@effect-oauth/core"
 import { FakeAuthorizationServer, OAuthTest, TestTokenStore } from "@effect-oauth/testing"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -169,6 +174,27 @@ const runProgram = (program: Programs.Program, mode: Mode) =>
     const { controls: storeFaults, store } = yield* TestTokenStore.make(yield* TokenStore.makeMemory)
     const tracker = { locks: 0 }
 
+    // Refreshes whose answer the client lost (S22): their refresh token is possibly spent (S44).
+    const lost: Array<LostAnswer> = []
+    const oauth = yield* OAuthClient.OAuthClient
+    const recording = OAuthClient.OAuthClient.of({
+      ...oauth,
+      refresh: (tokens, options) =>
+        oauth.refresh(tokens, options).pipe(
+          Effect.tapError((error) =>
+            error._tag === "RefreshOutcomeUnknown"
+              ? Effect.flatMap(server.requests, (requests) =>
+                Effect.sync(() => {
+                  const token = tokens instanceof TokenSet.TokenSet
+                    ? Option.getOrUndefined(Option.map(tokens.refreshToken, Redacted.value))
+                    : Redacted.value(tokens)
+                  if (token !== undefined) lost.push({ token, logIndex: requests.length })
+                }))
+              : Effect.void
+          )
+        )
+    })
+
     // Each process lives in its own scope, closed by `Restart` or, without waiting, at the end.
     const processes: Array<{ service: AccessTokens.Service; scope: Scope.CloseableScope; generation: number }> = []
     let generations = 0
@@ -176,6 +202,7 @@ const runProgram = (program: Programs.Program, mode: Mode) =>
       const scope = yield* Scope.make()
       const service = yield* AccessTokens.make().pipe(
         Effect.provideService(TokenStore.TokenStore, tracked(store, tracker)),
+        Effect.provideService(OAuthClient.OAuthClient, recording),
         Scope.extend(scope)
       )
       return { service, scope, generation: generations++ }
@@ -338,7 +365,7 @@ const runProgram = (program: Programs.Program, mode: Mode) =>
             return yield* TestClock.adjust(step.millis)
           case "ToRefreshPoint": {
             // The newest tokens the client received, whether or not it could store them.
-            const view = yield* analyse(server, keys, signIns)
+            const view = yield* analyse(server, keys, signIns, lost)
             const key = keyAt(step.key)
             const issued = view.refreshExpiry(key, Infinity) - refreshLifetime
             const target = issued + accessLifetime - refreshWindow + step.offset
@@ -417,7 +444,7 @@ const runProgram = (program: Programs.Program, mode: Mode) =>
       yield* note("END: heal, settle, then a final get of every still-authorized key in every process")
       yield* Effect.zipRight(storeFaults.heal, server.clearFaults)
       yield* settle
-      const view = yield* analyse(server, keys, signIns)
+      const view = yield* analyse(server, keys, signIns, lost)
       const now = yield* Clock.currentTimeMillis
       const authorized = keys.filter((key) => view.stillAuthorized(key, now, observations, mode))
       yield* note(`still authorized: ${authorized.join(", ") || "none"}`)
@@ -427,8 +454,10 @@ const runProgram = (program: Programs.Program, mode: Mode) =>
     yield* flushLog
     if (Exit.isFailure(ran) && hung === undefined) return yield* Effect.failCause(ran.cause)
 
-    const view = yield* analyse(server, keys, signIns)
-    const violations = hung !== undefined ? [`no hang: ${hung}`] : check(view, observations, invalidations, mode)
+    const view = yield* analyse(server, keys, signIns, lost)
+    const violations = hung !== undefined
+      ? [`no hang: ${hung}`]
+      : check(program.processes, view, observations, invalidations, mode)
     if (violations.length > 0) {
       assert.fail(
         [
@@ -459,10 +488,18 @@ interface Refresh {
   readonly invalidGrant: boolean
 }
 
+interface LostAnswer {
+  /** The refresh token presented. */
+  readonly token: string
+  /** How many requests the fake server had logged when the client gave the answer up. */
+  readonly logIndex: number
+}
+
 const analyse = (
   server: FakeAuthorizationServer.FakeAuthorizationServer.Service,
   keys: ReadonlyArray<string>,
-  signIns: ReadonlyMap<string, { readonly at: number; readonly logIndex: number }>
+  signIns: ReadonlyMap<string, { readonly at: number; readonly logIndex: number }>,
+  lost: ReadonlyArray<LostAnswer>
 ) =>
   Effect.gen(function*() {
     const requests = yield* server.requests
@@ -489,6 +526,8 @@ const analyse = (
     /** A refresh of the key was committed but its answer lost: the stored refresh token is dead. */
     const poisoned = (key: string, before: number) =>
       refreshes.some((r) => r.key === key && r.index < before && r.committed && !r.delivered)
+    /** A refresh of the key lost its answer, as the client saw it: its refresh token is possibly spent (S44). */
+    const spent = (key: string, before: number) => lost.some((l) => owner.get(l.token) === key && l.logIndex <= before)
     /** When the client counts the refresh token it holds as expired: 30 days after its request was sent. */
     const refreshExpiry = (key: string, before: number) => {
       const issued = refreshes.filter((r) => r.key === key && r.index < before && r.committed && r.delivered)
@@ -498,7 +537,8 @@ const analyse = (
     const rejected = (key: string, before: number) =>
       refreshes.some((r) => r.key === key && r.index < before && r.invalidGrant)
     const stillAuthorized = (key: string, now: number, observations: ReadonlyArray<Observation>, mode: Mode) =>
-      !poisoned(key, requests.length) && !revoked.has(key) && now < refreshExpiry(key, requests.length) &&
+      !poisoned(key, requests.length) && !spent(key, requests.length) && !revoked.has(key) &&
+      now < refreshExpiry(key, requests.length) &&
       (mode.name === "strict" ||
         (!rejected(key, requests.length) && !observations.some((o) => o.key === key && isReauthorization(o.exit))))
     /** When the request that issued an access token was sent: the sign-in, or the n-th committed refresh. */
@@ -507,7 +547,12 @@ const analyse = (
       if (n < 0) return undefined
       return n === 0 ? signIn(key).at : refreshes.filter((r) => r.key === key && r.committed)[n - 1]?.at
     }
-    return { refreshes, keys, signIn, poisoned, refreshExpiry, rejected, stillAuthorized, issuedAt }
+    /** `token` is the key's newest access token when the log had `before` requests. */
+    const newest = (key: string, token: string, before: number) => {
+      const last = refreshes.filter((r) => r.key === key && r.committed && r.index < before).length
+      return (grants.find((g) => g.user === key)?.accessTokens.indexOf(token) ?? -1) === last
+    }
+    return { refreshes, keys, signIn, poisoned, spent, newest, refreshExpiry, rejected, stillAuthorized, issuedAt }
   })
 
 type View = Effect.Effect.Success<ReturnType<typeof analyse>>
@@ -521,6 +566,7 @@ const isReauthorization = (exit: Exit.Exit<string, AccessTokens.GetError>) =>
 // --- the invariants ---------------------------------------------------------------------------------
 
 const check = (
+  processes: number,
   view: View,
   observations: ReadonlyArray<Observation>,
   invalidations: ReadonlyArray<Invalidation>,
@@ -529,31 +575,22 @@ const check = (
   const violations: Array<string> = []
   const describe = (o: Observation) => `p${o.process} get ${o.key} at t=${Programs.duration(o.at)}`
 
-  // 1. No rotated refresh token reaches the server (S17, S20, S21). The one exception: after a
-  //    CommitThenDrop the server rotated a token the client never learnt of, so the stored token is
-  //    dead without the client knowing: presenting it is excused until an answer saying so
-  //    (invalid_grant for a reused token) has reached the client. After that, S21 says the key is
-  //    cleared, so any further presentation is a violation. (Not checked in the degraded property.)
+  // 1. No rotated refresh token reaches the server, ever (S17, S20, S21, S44): not even after a lost
+  //    answer, since the client never presents a possibly-spent refresh token again. (Not checked in
+  //    the degraded property, where a lost lock lets another process read an old record.)
   if (mode.name === "strict") {
     for (const r of view.refreshes) {
       if (!r.reused) continue
       const dropped = view.refreshes.find((d) =>
         d.index < r.index && d.presented === r.presented && d.committed && !d.delivered
       )
-      const told = view.refreshes.find((e) =>
-        e.index < r.index && e.presented === r.presented && e.reused && e.delivered
+      violations.push(
+        `1 (no refresh token presented twice): request #${r.index} at t=${
+          Programs.duration(r.at)
+        } presented an already rotated refresh token of ${r.key}${
+          dropped === undefined ? "" : `, rotated by the lost answer #${dropped.index}`
+        }`
       )
-      if (dropped === undefined || told !== undefined) {
-        violations.push(
-          `1 (no reused refresh token): request #${r.index} at t=${
-            Programs.duration(r.at)
-          } presented an already rotated refresh token of ${r.key}${
-            dropped === undefined || told === undefined
-              ? ""
-              : `, rotated by the lost answer #${dropped.index}, although #${told.index} had already got invalid_grant for it`
-          }`
-        )
-      }
     }
   }
 
@@ -595,7 +632,14 @@ const check = (
         violations.push(`3 (valid token): ${describe(o)} returned a token of another grant`)
       } else if (!o.valid && !excused) {
         violations.push(`3 (valid token): ${describe(o)} returned a token the server does not accept`)
-      } else if (o.at >= issued + accessLifetime - refreshWindow) {
+      } else if (
+        o.at >= issued + accessLifetime - refreshWindow && !view.spent(o.key, o.logIndex) &&
+        !(processes > 1 && view.newest(o.key, token, o.logIndex)) &&
+        // With lost locks another process's mark makes a key look possibly spent for a while (S44).
+        mode.name === "strict"
+      ) {
+        // A possibly-spent key serves its access token until it expires (S44), and a process adopts
+        // the newest tokens another one stored while they are valid (S46); `valid` checks both.
         violations.push(
           `3 (valid token): ${describe(o)} returned a token requested at t=${
             Programs.duration(issued)
@@ -620,6 +664,10 @@ const check = (
       //    (a process may judge by an older stored refresh token than the newest one).
       const error = failure.value as OAuthError.ReauthorizationRequired
       const legitimate = view.poisoned(o.key, o.logIndex) || o.grantRevoked ||
+        (error.reason === "refresh-outcome-unknown" && view.spent(o.key, o.logIndex)) ||
+        // With lost locks, the possibly-spent mark of another process's refresh in flight cannot be
+        // told from the mark of a holder that died (S44).
+        (error.reason === "refresh-outcome-unknown" && mode.name === "degraded") ||
         (mode.name === "strict"
           ? o.at >= view.refreshExpiry(o.key, o.logIndex)
           : view.rejected(o.key, o.logIndex) || o.at >= view.signIn(o.key).at + refreshLifetime)

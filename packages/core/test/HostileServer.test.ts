@@ -255,6 +255,16 @@ describe("no server text reaches a message verbatim (S34)", () => {
       }
     })))
 
+  it("no part of a secret survives in a long text that repeats it, wherever the text is cut (S34)", () => {
+    const secret = "rt_" + "Q".repeat(30) + "Z".repeat(31)
+    for (const copies of [1, 10, 35, 100, 1000]) {
+      const text = `${`${secret} `.repeat(copies)}${secret}`
+      const sanitized = OAuthError.sanitize(text, [secret]) ?? ""
+      assert.notInclude(sanitized, "rt_QQQQ")
+      assert.isAtMost(sanitized.length, 513)
+    }
+  })
+
   it.effect("a 10 000-deep JSON value in a token response is a typed error naming the path (S34)", () =>
     withFake(Effect.gen(function*() {
       const { client, code, pending, server } = yield* approved

@@ -2,14 +2,44 @@
  * Ready layers for Node.js: the OAuth client with its configuration over a live `HttpClient`
  * (undici, from `@effect/platform-node`).
  *
+ * Every `layer*` here also provides that `HttpClient`, so that what is built on top of it can make
+ * authorized calls: `AccessTokens.layer()` over `NodeOAuth.layerCredal(…)` gives `OAuthHttpClient.make`
+ * everything it needs.
+ *
+ * ```ts
+ * import { AccessTokens, OAuthHttpClient, TokenStore } from "@effect-oauth/core"
+ * import { NodeOAuth } from "@effect-oauth/node"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * const TokensLive = AccessTokens.layer().pipe(
+ *   Layer.provideMerge(TokenStore.layerMemory),
+ *   Layer.provideMerge(NodeOAuth.layerCredal({
+ *     clientId: "my-client-id",
+ *     clientSecret: Redacted.make("my-client-secret"),
+ *     redirectUri: "https://app.example.com/callback"
+ *   }))
+ * )
+ * const whoami = Effect.flatMap(OAuthHttpClient.make("user-1"), (http) => http.get("https://app.credal.ai/api/v1/whoami"))
+ * const program = whoami.pipe(Effect.provide(TokensLive))
+ * ```
+ *
  * @since 0.1.0
  */
 import { OAuthClient, OAuthConfig } from "@effect-oauth/core"
+import type { Discovery, OAuthError } from "@effect-oauth/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Layer from "effect/Layer"
+
+/**
+ * What every layer of this module provides: the client, its configuration and the live `HttpClient`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Provides = OAuthClient.OAuthClient | OAuthConfig.OAuthConfig | HttpClient.HttpClient
 
 /**
  * The live HTTP client used by the layers of this module: undici with its default connection pool.
@@ -21,41 +51,52 @@ import * as Layer from "effect/Layer"
 export const layerHttpClient: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layerUndici
 
 /**
- * `OAuthClient` and `OAuthConfig` from options, over the live HTTP client.
+ * `OAuthClient` and `OAuthConfig` from options, with the live HTTP client (provided too).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
-  options: OAuthConfig.Options
-): Layer.Layer<OAuthClient.OAuthClient | OAuthConfig.OAuthConfig, OAuthConfig.InvalidConfig> =>
-  OAuthClient.layerWithConfig(options).pipe(Layer.provide(layerHttpClient))
+export const layer = (options: OAuthConfig.Options): Layer.Layer<Provides, OAuthConfig.InvalidConfig> =>
+  OAuthClient.layerWithConfig(options).pipe(Layer.provideMerge(layerHttpClient))
 
 /**
- * `OAuthClient` and `OAuthConfig` from environment variables (see `OAuthConfig.fromEnv`), over the
- * live HTTP client.
+ * `OAuthClient` and `OAuthConfig` from environment variables (see `OAuthConfig.fromEnv`), with the
+ * live HTTP client (provided too).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
   config?: Config.Config<OAuthConfig.Options>
-): Layer.Layer<
-  OAuthClient.OAuthClient | OAuthConfig.OAuthConfig,
-  ConfigError.ConfigError | OAuthConfig.InvalidConfig
-> =>
+): Layer.Layer<Provides, ConfigError.ConfigError | OAuthConfig.InvalidConfig> =>
   OAuthClient.layer.pipe(
     Layer.provideMerge(OAuthConfig.layerConfig(config)),
-    Layer.provide(layerHttpClient)
+    Layer.provideMerge(layerHttpClient)
   )
 
 /**
- * Credal API v1 from client id, secret and redirect URI, over the live HTTP client.
+ * Credal API v1 from client id, secret and redirect URI, with the live HTTP client (provided too).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerCredal = (
   options: Parameters<typeof OAuthConfig.credal>[0]
-): Layer.Layer<OAuthClient.OAuthClient | OAuthConfig.OAuthConfig, OAuthConfig.InvalidConfig> =>
-  layer(OAuthConfig.credal(options))
+): Layer.Layer<Provides, OAuthConfig.InvalidConfig> => layer(OAuthConfig.credal(options))
+
+/**
+ * The client of an issuer whose endpoints come from its RFC 8414 (or OpenID) metadata, fetched once
+ * over the live HTTP client when the layer is built (SPEC S31); the HTTP client is provided too.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDiscovery = (
+  issuer: string,
+  client: Discovery.DiscoveredOptions,
+  options?: Discovery.DiscoverOptions
+): Layer.Layer<Provides, OAuthError.DiscoveryError | OAuthConfig.InvalidConfig> =>
+  OAuthClient.layer.pipe(
+    Layer.provideMerge(OAuthConfig.layerDiscovery(issuer, client, options)),
+    Layer.provideMerge(layerHttpClient)
+  )

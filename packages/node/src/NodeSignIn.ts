@@ -218,6 +218,21 @@ export type Requirements = OAuthClient.OAuthClient | AccessTokens.AccessTokens
  * name or lifetime fails with `InvalidConfig` (SPEC S39), never at the first request. Passphrase keys
  * are stretched here, once.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpRouter, HttpServerResponse } from "@effect/platform"
+ * import { Effect, Option, Redacted } from "effect"
+ *
+ * const app = Effect.gen(function*() {
+ *   const signIn = yield* NodeSignIn.make({ cookieKeys: [{ id: "2025-01", secret: Redacted.make(process.env.COOKIE_KEY!) }] })
+ *   return HttpRouter.empty.pipe(
+ *     HttpRouter.get("/", Effect.map(signIn.currentKey, (key) => HttpServerResponse.text(Option.isSome(key) ? "hi" : "sign in"))),
+ *     HttpRouter.concat(signIn.router)
+ *   )
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -332,14 +347,24 @@ export interface ConfigOptions<E = never, R = never> extends Omit<Options<E, R>,
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = <E = never, R = never>(
+export function layerConfig<E = never, R = never>(
+  options?: ConfigOptions<E, R> & { readonly pendingStorage?: "cookie" | undefined }
+): Layer.Layer<NodeSignIn, OAuthConfig.InvalidConfig | ConfigError.ConfigError, Requirements | R>
+export function layerConfig<E = never, R = never>(
+  options: ConfigOptions<E, R>
+): Layer.Layer<
+  NodeSignIn,
+  OAuthConfig.InvalidConfig | ConfigError.ConfigError,
+  Requirements | PendingAuthorizations.PendingAuthorizations | R
+>
+export function layerConfig<E, R>(
   options: ConfigOptions<E, R> = {}
 ): Layer.Layer<
   NodeSignIn,
   OAuthConfig.InvalidConfig | ConfigError.ConfigError,
   Requirements | PendingAuthorizations.PendingAuthorizations | R
-> =>
-  Layer.scoped(
+> {
+  return Layer.scoped(
     NodeSignIn,
     Effect.gen(function*() {
       const cookieKeys = yield* (options.cookieKeys ?? cookieKeysConfig())
@@ -347,6 +372,7 @@ export const layerConfig = <E = never, R = never>(
       return yield* make({ ...options, cookieKeys, origins })
     })
   )
+}
 
 /**
  * The `AccessTokens` key of the signed-in browser of the current request.

@@ -10,11 +10,15 @@
  *
  * **The file.** One document holds every key:
  * `{ "format": "effect-oauth/token-store", "version": 1, "sequence": n, "records": { "<key>": { "version": n,
- * "record": "<TokenStore.encodeRecord text>" } }, "leases": { "<key>": { "fence", "expiresAt", "pid", "host" } } }`.
+ * "record": "<record text>" } }, "leases": { "<key>": { "fence", "expiresAt", "pid", "host" } } }`.
  * `sequence` is the last version or fence handed out, so versions and fences grow across keys,
  * removals and processes; a new file starts it at the current time in milliseconds, so they keep
  * growing even after the file was removed. The directory is created (0700) when missing; `~` is the
- * home directory; a token file that is a symbolic link when the store starts is written through it.
+ * home directory. The store is a backend of `TokenStore.make`: the record text is the core's.
+ *
+ * **Unsafe files (S41).** Before every read and write, the token file and its directory must be this
+ * user's own, not symbolic links, and not writable by group or others; otherwise the operation fails
+ * with `TokenStoreError` (reason `"Unavailable"`, naming the path and why) and nothing is read or written.
  *
  * **Atomic writes (S29).** Every write builds the whole document, writes it to a fresh temp file in
  * the same directory (`.<name>.<pid>.<random>.tmp`, created `O_EXCL` with mode 0600), fsyncs it,
@@ -35,9 +39,10 @@
  *   `remove`, lock take and lock release), for the milliseconds it lasts, so compare-and-set writes of
  *   two processes never lose an update. It is a lock file holding `{ pid, host, id, expiresAt }`,
  *   created whole (written to an `O_EXCL` temp file, then hard-linked to `<path>.lock`, which fails if
- *   it exists) with a short lease (`mutexLease`). Waiters poll with a jittered backoff from 2 ms up to
- *   `pollInterval`. A lock file is stale when its lease ran out or its owner is a dead process of this
- *   host (same host name and pid namespace); it is taken over by renaming it to a private name and
+ *   it exists) with a short lease (`mutexLease`). Waiters poll on a jittered exponential `Schedule`
+ *   from 2 ms up to `pollInterval`. A lock file is stale when its lease ran out, when `maxLease` has
+ *   passed since this process first saw it (a far-future lease from another host, a clock jump, S42),
+ *   or when its owner is a dead process of this host (same host name and pid namespace); it is taken over by renaming it to a private name and
  *   comparing what was moved with what was judged stale (if a new holder's lock was moved instead, it
  *   is put back), so two processes never both take one stale lock over. The holder checks that the
  *   lock file is still its own, with lease to spare, right before it renames the new document into
@@ -47,10 +52,13 @@
  *   freed under the file mutex, with a fence from `sequence`. Keys are independent. Holding a key lock
  *   holds no file lock, so a holder can `set` and `remove` freely. Fibers of one store queue in memory
  *   (`TokenStore.makeLockTable`) and are handed the key at once on release; the one in front polls the
- *   document (plain reads, no mutex) for holders in other stores and processes, with a jittered
- *   backoff from 5 ms up to `pollInterval`. A lock dies with its holder: at the end of its lease, or at
- *   once when its holder is a dead process of this host. Releasing removes the lease only if it still
- *   has the holder's fence.
+ *   document (plain reads, no mutex) for holders in other stores and processes, on a jittered
+ *   exponential `Schedule` from 5 ms up to `pollInterval`. Leases are at most `maxLease`; with
+ *   `renew: true` the holder renews its lease every third of it while the lock's scope is open (S45).
+ *   A lock dies with its holder: at the end of its lease, or at once when its holder is a dead process
+ *   of this host. Releasing (at once when the scope closes; retried in the background if it fails)
+ *   removes the lease only if it still has the holder's fence. Waiters of other processes are not
+ *   served in arrival order: the file store has no cross-process waiting line.
  *
  * Reads take no lock: a rename is atomic, so a reader sees one whole document. Leases and expiry use
  * the `Clock` service, which must be the live clock: processes compare each other's leases.
@@ -72,6 +80,7 @@ import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as internal from "./internal/nodeTokenStore.js"
 
 /**
@@ -88,6 +97,13 @@ export interface Options {
    * hangs, or died on another host, blocks the writers of other processes.
    */
   readonly mutexLease?: Duration.DurationInput | undefined
+  /**
+   * The largest lease this store grants (default 10 minutes), key locks and file mutex alike: a
+   * longer lease asked for is cut to it (a holder keeps its lock by renewing it), and a lock record
+   * with a longer one (another host, a clock jump, a corrupt file) counts as stale once this much
+   * time has passed since it was first seen (S42).
+   */
+  readonly maxLease?: Duration.DurationInput | undefined
   /** The largest token file read, in bytes (default 64 MiB); a larger file is corrupt (S28). */
   readonly maxFileSize?: number | undefined
   /** Temp files left by killed writers are removed at start once this old (default 10 minutes). */
@@ -96,14 +112,15 @@ export interface Options {
 
 /**
  * A file store on `FileSystem` and `Path`. Building it removes stale temp files; it never fails: an
- * unreadable or corrupt file is reported by the operations.
+ * unreadable, unsafe or corrupt file is reported by the operations. Its scope bounds the background
+ * work of its locks (lease renewals, retried releases).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make: (
   options: Options
-) => Effect.Effect<TokenStore.Service, never, FileSystem.FileSystem | Path.Path> = internal.make
+) => Effect.Effect<TokenStore.Service, never, FileSystem.FileSystem | Path.Path | Scope.Scope> = internal.make
 
 /**
  * @since 0.1.0
@@ -112,7 +129,7 @@ export const make: (
 export const layer = (
   options: Options
 ): Layer.Layer<TokenStore.TokenStore, never, FileSystem.FileSystem | Path.Path> =>
-  Layer.effect(TokenStore.TokenStore, make(options))
+  Layer.scoped(TokenStore.TokenStore, make(options))
 
 /**
  * The file store with Node's `FileSystem` and `Path`.

@@ -17,3 +17,8 @@ export * as NodeTokenStore from "./NodeTokenStore.js"
  * @since 0.1.0
  */
 export * as NodeLoopbackLogin from "./NodeLoopbackLogin.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CredalSdk from "./CredalSdk.js"

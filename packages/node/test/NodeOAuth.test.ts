@@ -1,6 +1,8 @@
-import { OAuthClient, OAuthError } from "@effect-oauth/core"
+import { AccessTokens, OAuthClient, OAuthConfig, OAuthError, OAuthHttpClient, TokenStore } from "@effect-oauth/core"
 import { NodeOAuth } from "@effect-oauth/node"
-import { OAuthTest } from "@effect-oauth/testing"
+import { FakeAuthorizationServer, OAuthTest } from "@effect-oauth/testing"
+import * as NodeFakeAuthorizationServer from "@effect-oauth/testing/NodeFakeAuthorizationServer"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -115,5 +117,57 @@ describe("NodeOAuth", () => {
       )
       assert.instanceOf(error, Object)
       assert.include(error.message, "tokenEndpoint")
+    }))
+
+  it.scopedLive("AccessTokens built on NodeOAuth.layer makes authorized calls: the layer keeps its HttpClient available", () =>
+    Effect.gen(function*() {
+      const fake = yield* Layer.build(NodeFakeAuthorizationServer.layer())
+      const server = Context.get(fake, FakeAuthorizationServer.FakeAuthorizationServer)
+      const urls = server.endpoints
+      const TokensLive = AccessTokens.layer().pipe(
+        Layer.provideMerge(TokenStore.layerMemory),
+        Layer.provideMerge(NodeOAuth.layer(OAuthTest.clientOptions({ issuer: urls.issuer }, {
+          authorizationEndpoint: urls.authorization,
+          tokenEndpoint: urls.token,
+          revocationEndpoint: urls.revocation,
+          issuer: urls.issuer
+        })))
+      )
+      const status = yield* Effect.gen(function*() {
+        const oauth = yield* OAuthClient.OAuthClient
+        const { pending, url } = yield* oauth.authorize()
+        const tokens = yield* oauth.complete(yield* server.approve(url), pending)
+        yield* Effect.flatMap(AccessTokens.AccessTokens, (accessTokens) => accessTokens.save("user-1", tokens))
+        const http = yield* OAuthHttpClient.make("user-1")
+        const response = yield* http.get(`${urls.apiBase}/whoami`)
+        return response.status
+      }).pipe(Effect.provide(TokensLive))
+      assert.strictEqual(status, 200)
+      assert.strictEqual((yield* server.counters).api, 1)
+    }))
+
+  it.scopedLive("layerDiscovery reads the issuer's metadata over the live client and provides the client and its HttpClient (S31)", () =>
+    Effect.gen(function*() {
+      const fake = yield* Layer.build(NodeFakeAuthorizationServer.layer())
+      const server = Context.get(fake, FakeAuthorizationServer.FakeAuthorizationServer)
+      const urls = server.endpoints
+      const client = FakeAuthorizationServer.defaultClient
+      const context = yield* Layer.build(NodeOAuth.layerDiscovery(urls.issuer, {
+        clientId: client.clientId,
+        clientSecret: Redacted.make(client.clientSecret),
+        redirectUri: client.redirectUris[0] ?? ""
+      }))
+      const config = Context.get(context, OAuthConfig.OAuthConfig)
+      assert.strictEqual(config.tokenEndpoint.href, urls.token)
+      assert.deepStrictEqual(config.issuer, Option.some(urls.issuer))
+      assert.isTrue(Option.isSome(Context.getOption(context, HttpClient.HttpClient)))
+      assert.isTrue(Option.isSome(Context.getOption(context, OAuthClient.OAuthClient)))
+
+      const wrong = yield* Effect.flip(Layer.build(NodeOAuth.layerDiscovery(`${urls.issuer}/other`, {
+        clientId: client.clientId,
+        clientSecret: Redacted.make(client.clientSecret),
+        redirectUri: client.redirectUris[0] ?? ""
+      })))
+      assert.strictEqual(wrong._tag, "DiscoveryError")
     }))
 })

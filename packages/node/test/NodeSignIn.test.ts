@@ -494,7 +494,7 @@ describe("NodeSignIn", () => {
         NodeSignIn.make({ cookieKeys: [{ id: "k", secret: Redacted.make("too-short") }] })
       )
       assert.strictEqual(short._tag, "InvalidConfig")
-      assert.strictEqual(short.field, "cookieKeys")
+      assert.isTrue(short.field.startsWith("cookieKeys"))
       assert.notInclude(short.message, "too-short")
     }).pipe(Effect.provide(TestLayer)))
 
@@ -758,7 +758,7 @@ describe("NodeSignIn rules", () => {
       for (const [options, field] of cases) {
         const error = yield* Effect.flip(NodeSignIn.make({ cookieKeys: [keyA], ...options }))
         assert.strictEqual(error._tag, "InvalidConfig", field)
-        assert.strictEqual(error.field, field)
+        assert.isTrue(error.field === field || error.field.startsWith(`${field}[`), `${error.field} names ${field}`)
         assert.notInclude(error.message, Redacted.value(keyA.secret))
       }
       const built = yield* Effect.either(

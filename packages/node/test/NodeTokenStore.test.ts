@@ -141,7 +141,7 @@ const suiteFile = freshFile("suite")
 TokenStoreSuite.run(
   "file store (S29)",
   NodeTokenStore.layer({ path: suiteFile }).pipe(Layer.provideMerge(platform)),
-  { shared: true, corrupt: corruptRecord(suiteFile) }
+  { shared: true, corrupt: corruptRecord(suiteFile), fair: false }
 )
 
 // --- the file store's own rules ---------------------------------------------------------------------
@@ -268,23 +268,201 @@ describe("NodeTokenStore", () => {
       })
   )
 
-  live(
-    "a symlinked token file is replaced through its link, atomically and with mode 0600 (S29)",
-    () =>
+  describe("an unsafe token file or directory is refused with a typed error, nothing read or written (S41)", () => {
+    /** Every operation fails with TokenStoreError Unavailable naming the path, and the file is untouched. */
+    const assertRefused = (
+      fs: FileSystem.FileSystem,
+      store: TokenStore.Service,
+      watched: string,
+      why: string
+    ) =>
+      Effect.gen(function*() {
+        const before = yield* Effect.option(fs.readFileString(watched))
+        const attempts: ReadonlyArray<Effect.Effect<OAuthError.TokenStoreError | OAuthError.VersionConflict, unknown>> =
+          [
+            Effect.flip(store.get("k")),
+            Effect.flip(store.set("k", tokens("refused"))),
+            Effect.flip(store.remove("k")),
+            Effect.flip(Effect.scoped(store.lock("k", { lease: "5 seconds" })))
+          ]
+        for (const attempt of attempts) {
+          const error = yield* attempt.pipe(within(5000, "an operation on an unsafe token file hung"))
+          assert.instanceOf(error, OAuthError.TokenStoreError, `expected a refusal, got ${String(error)}`)
+          if (!(error instanceof OAuthError.TokenStoreError)) continue
+          assert.strictEqual(error.reason, "Unavailable")
+          assert.include(error.message, why)
+          for (const rendering of renderings(error)) assert.notInclude(rendering, secret)
+        }
+        const after = yield* Effect.option(fs.readFileString(watched))
+        assert.deepStrictEqual(after, before, "the unsafe file was written")
+      })
+
+    live(
+      "a token file that is a symbolic link is refused, and the file it points to is not touched (S41)",
+      () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          const target = freshFile("symlink-target")
+          const link = freshFile("symlink")
+          yield* (yield* NodeTokenStore.make({ path: target })).set("k", tokens("first"))
+          yield* fs.makeDirectory(Path.dirname(link), { recursive: true, mode: 0o700 })
+          yield* fs.symlink(target, link)
+          const store = yield* NodeTokenStore.make({ path: link })
+          yield* assertRefused(fs, store, target, "is a symbolic link")
+          assert.strictEqual(yield* fs.readLink(link), target)
+        })
+    )
+
+    live("a token file in a directory that is a symbolic link is refused (S41)", () =>
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
-        const target = freshFile("symlink-target")
-        const link = freshFile("symlink")
-        yield* (yield* NodeTokenStore.make({ path: target })).set("k", tokens("first"))
-        yield* fs.makeDirectory(Path.dirname(link), { recursive: true })
-        yield* fs.symlink(target, link)
-        const store = yield* NodeTokenStore.make({ path: link })
-        const version = yield* store.set("k", tokens("second"))
-        assert.strictEqual(yield* fs.readLink(link), target)
-        assert.strictEqual(JSON.parse(yield* fs.readFileString(target)).records.k.version, version)
-        assert.strictEqual((yield* fs.stat(target)).mode & 0o777, 0o600)
-      })
-  )
+        const real = freshFile("real-dir")
+        yield* (yield* NodeTokenStore.make({ path: real })).set("k", tokens("first"))
+        const linked = freshFile("linked-dir")
+        yield* fs.makeDirectory(Path.dirname(Path.dirname(linked)), { recursive: true })
+        yield* fs.symlink(Path.dirname(real), Path.dirname(linked))
+        const store = yield* NodeTokenStore.make({ path: linked })
+        yield* assertRefused(fs, store, real, "is a symbolic link")
+      }))
+
+    live("a token file writable by group or others is refused and keeps its mode (S41)", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        for (const mode of [0o660, 0o606, 0o666]) {
+          const file = freshFile("writable-file")
+          const store = yield* NodeTokenStore.make({ path: file })
+          yield* store.set("k", tokens("first"))
+          yield* fs.chmod(file, mode)
+          yield* assertRefused(fs, store, file, "writable by group or others")
+          assert.strictEqual((yield* fs.stat(file)).mode & 0o777, mode)
+        }
+      }))
+
+    live(
+      "a token file in a directory writable by group or others is refused, and no file is created (S41)",
+      () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          for (const mode of [0o770, 0o707, 0o777]) {
+            const file = freshFile("writable-dir")
+            yield* fs.makeDirectory(Path.dirname(file), { recursive: true })
+            yield* fs.chmod(Path.dirname(file), mode)
+            const store = yield* NodeTokenStore.make({ path: file })
+            yield* assertRefused(fs, store, file, "writable by group or others")
+            assert.deepStrictEqual(yield* listDirectory(fs, Path.dirname(file)), [])
+          }
+        })
+    )
+
+    live("a token file or directory owned by another user is refused (S41)", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const uid = process.getuid?.()
+        if (uid === 0) {
+          // As root: hand a file and a directory to another user.
+          const file = freshFile("foreign-file")
+          yield* (yield* NodeTokenStore.make({ path: file })).set("k", tokens("first"))
+          yield* fs.chown(file, 65534, 65534)
+          yield* assertRefused(fs, yield* NodeTokenStore.make({ path: file }), file, "owned by another user")
+          const inForeignDir = freshFile("foreign-dir")
+          yield* fs.makeDirectory(Path.dirname(inForeignDir), { recursive: true, mode: 0o700 })
+          yield* fs.chown(Path.dirname(inForeignDir), 65534, 65534)
+          yield* assertRefused(
+            fs,
+            yield* NodeTokenStore.make({ path: inForeignDir }),
+            inForeignDir,
+            "owned by another user"
+          )
+        } else {
+          // As another user: the root directory belongs to root.
+          yield* assertRefused(
+            fs,
+            yield* NodeTokenStore.make({ path: "/tokens.json" }),
+            "/tokens.json",
+            "owned by another user"
+          )
+        }
+      }))
+  })
+
+  describe("no lock waits longer than the largest lease the store grants (S42)", () => {
+    const tenYears = 10 * 365 * 24 * 3_600_000
+
+    live(
+      "a file mutex lock file with a ten-year lease from another host is stale once maxLease has passed (S42)",
+      () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          const file = freshFile("ten-year-mutex")
+          const now = yield* Clock.currentTimeMillis
+          yield* fs.makeDirectory(Path.dirname(file), { recursive: true, mode: 0o700 })
+          yield* fs.writeFileString(
+            `${file}.lock`,
+            JSON.stringify({ pid: 4242, host: "another-host", id: "far-future", expiresAt: now + tenYears })
+          )
+          const store = yield* NodeTokenStore.make({ path: file, maxLease: "600 millis" })
+          const write = yield* Effect.fork(store.set("k", tokens("k")))
+          yield* Effect.sleep(Duration.millis(200))
+          assert.isTrue(Option.isNone(yield* Fiber.poll(write)), "a live lock file was ignored before maxLease")
+          yield* Fiber.join(write).pipe(within(5000, "a lock file with a ten-year lease blocked the write"))
+          assert.strictEqual(Redacted.value((yield* getSome(store, "k")).tokens.accessToken), `${secret}-k`)
+        })
+    )
+
+    live(
+      "a key lease with a ten-year lease from another host is stale once maxLease has passed (S42)",
+      () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          const file = freshFile("ten-year-lease")
+          const store = yield* NodeTokenStore.make({ path: file, maxLease: "600 millis" })
+          yield* store.set("k", tokens("k"))
+          const document = JSON.parse(yield* fs.readFileString(file))
+          const now = yield* Clock.currentTimeMillis
+          document.sequence += 1
+          document.leases.k = { fence: document.sequence, expiresAt: now + tenYears, pid: 4242, host: "another-host" }
+          yield* fs.writeFileString(file, JSON.stringify(document))
+          yield* fs.chmod(file, 0o600)
+          const waiter = yield* Effect.fork(Effect.scoped(store.lock("k", { lease: "30 seconds" })))
+          yield* Effect.sleep(Duration.millis(200))
+          assert.isTrue(Option.isNone(yield* Fiber.poll(waiter)), "a live lease was ignored before maxLease")
+          const lock = yield* Fiber.join(waiter).pipe(within(5000, "a ten-year lease blocked the lock"))
+          assert.isTrue(lock.fence > document.sequence)
+        })
+    )
+
+    live(
+      "a lease asked for beyond maxLease is granted as maxLease and renewed while held (S42, S45)",
+      () =>
+        Effect.gen(function*() {
+          const file = freshFile("clamped-lease")
+          const store = yield* NodeTokenStore.make({ path: file, maxLease: "300 millis" })
+          const other = yield* NodeTokenStore.make({ path: file, maxLease: "300 millis" })
+          const before = yield* Clock.currentTimeMillis
+          const lock = yield* store.lock("k", { lease: Duration.infinity, renew: true })
+          assert.isAtMost(lock.expiresAt, (yield* Clock.currentTimeMillis) + 300)
+          assert.isAtLeast(lock.expiresAt, before + 300)
+          // Held well past its (cut) lease: the renewal keeps it.
+          const early = yield* Effect.scoped(other.lock("k", { lease: "1 second" })).pipe(
+            Effect.timeoutOption(Duration.millis(1000))
+          )
+          assert.isTrue(Option.isNone(early), "a held lock was taken over after its cut lease")
+        })
+    )
+  })
+
+  live("an error about a 1 MB key carries it in its message only in bounded form", () =>
+    Effect.gen(function*() {
+      const store = yield* NodeTokenStore.make({ path: freshFile("huge-key") })
+      const key = "k".repeat(1024 * 1024)
+      yield* store.set(key, tokens("huge"))
+      const conflict = yield* Effect.flip(store.set(key, tokens("huge"), { expectedVersion: null }))
+      assert.strictEqual(conflict._tag, "VersionConflict")
+      assert.isBelow(conflict.message.length, 400)
+      const refused = new OAuthError.TokenStoreError({ operation: "get", reason: "Unavailable", key })
+      assert.isBelow(refused.message.length, 400)
+      assert.include(refused.message, String(key.length))
+    }), 30_000)
 
   live(
     "a new token file's versions start above those of a removed one, so an old version never matches (S20)",
@@ -406,8 +584,9 @@ describe("NodeTokenStore", () => {
         assert.isTrue(yield* a.remove("other").pipe(within(2000, "the holder's remove deadlocked")))
         assert.strictEqual((yield* getSome(b, "k")).version, version)
         assert.isTrue(version > lock.fence)
-        // An infinite lease is stored as a finite one: the document stays valid.
-        assert.strictEqual(lock.expiresAt, Number.MAX_SAFE_INTEGER)
+        // An infinite lease is granted as the largest lease, the default 10 minutes (S42): the document
+        // stays valid and no record blocks anyone for longer.
+        assert.isAtMost(lock.expiresAt, (yield* Clock.currentTimeMillis) + 600_000)
       })
   )
 

@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import type { TokenSet } from "@effect-oauth/core"
+import { OAuthError, type TokenSet } from "@effect-oauth/core"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
@@ -183,9 +184,33 @@ export const decodePayload = (jwt: string): Option.Option<Readonly<Record<string
 }
 
 /**
- * The claims of the ID Token a token set carries. Token sets get their ID Token only through an
- * `OAuthClient` whose `TokenValidator` is `IdTokens.layerValidator`, which validated it first; the claims
- * are read again from the stored token, without a new validation.
+ * The claims of the ID Token a token set carries, decoded without a new validation. The ID Token was
+ * validated when the tokens were obtained if the `OAuthClient` was built with `IdTokens.layerValidator`
+ * (as `IdTokens.layerOAuthClient` does); with a plain `OAuthClient` nothing checked it, so build the
+ * client that way whenever these claims decide who the user is.
+ *
+ * @example
+ * ```ts
+ * import { TokenSet } from "@effect-oauth/core"
+ * import { IdTokenClaims } from "@effect-oauth/oidc"
+ * import { DateTime, Encoding, Option, Redacted } from "effect"
+ *
+ * const payload = { iss: "https://op.example", sub: "ann", aud: "app", exp: 2e9, iat: 1e9, locale: "fr", tenant: "t1" }
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.none(),
+ *   expiresAt: DateTime.unsafeMake(2e12),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: DateTime.unsafeMake(1e12),
+ *   scopes: ["openid"],
+ *   idToken: Option.some(Redacted.make(`e30.${Encoding.encodeBase64Url(JSON.stringify(payload))}.sig`))
+ * })
+ * const claims = Option.getOrThrow(IdTokenClaims.fromTokenSet(tokens))
+ * assert.strictEqual(claims.sub, "ann")
+ * assert.strictEqual(claims.locale, "fr") // a standard claim, typed
+ * assert.strictEqual(claims.other.tenant, "t1") // any other claim, kept
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -199,3 +224,17 @@ export const fromTokenSet = (tokens: TokenSet.TokenSet): Option.Option<IdTokenCl
         (payload) => Either.getRight(fromPayload(payload))
       )
   )
+
+/**
+ * The `sub` of the ID Token a token set carries, to keep the tokens under the user rather than a random
+ * session id (for example as `NodeSignIn`'s `key` option). Fails with `InvalidIdToken` (`missing`) when
+ * there is no ID Token. See `fromTokenSet` for when the claims were validated.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const subjectKey = (tokens: TokenSet.TokenSet): Effect.Effect<string, OAuthError.InvalidIdToken> =>
+  Option.match(fromTokenSet(tokens), {
+    onNone: () => Effect.fail(new OAuthError.InvalidIdToken({ check: "missing", during: "exchange" })),
+    onSome: (claims) => Effect.succeed(claims.sub)
+  })

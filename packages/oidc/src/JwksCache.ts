@@ -53,7 +53,10 @@ export interface Options {
  */
 export interface Service {
   readonly uri: URL
-  /** The current key set, fetched on first use and when it is older than `maxAge`. */
+  /**
+   * The current key set, fetched on first use and when it is older than `maxAge`. When a fetch fails,
+   * the next one waits for the cooldown: until then the last error is answered.
+   */
   readonly get: Effect.Effect<KeySet, JwksError>
   /**
    * A newer key set than `stale`, for a JWS whose key `stale` lacks: answers the set another fiber
@@ -157,7 +160,12 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
         Option.isSome(state.set) && now - state.fetchedAt < maxAge
           ? Effect.succeed(state.set.value)
           : locked((current, now) => {
-            if (Option.isNone(current.set)) return fetchInto(current, now)
+            if (Option.isNone(current.set)) {
+              // No set yet and the last fetch failed: not again before the cooldown, whatever the traffic.
+              return Option.isSome(current.lastError) && now - current.attemptedAt < cooldown
+                ? Effect.succeed([Either.left(current.lastError.value), current])
+                : fetchInto(current, now)
+            }
             const set = current.set.value
             if (now - current.fetchedAt < maxAge || now - current.attemptedAt < cooldown) return keep(current, set)
             // A stale set still serves when fetching a new one fails.

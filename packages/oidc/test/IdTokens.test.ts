@@ -90,6 +90,18 @@ describe("IdTokens against the fake OpenID provider", () => {
   it.effect("an old auth_time is rejected when max_age was asked (auth_time)", () =>
     rejects("old-auth-time", "auth_time", { authorize: { maxAge: 300 } }))
 
+  it.effect("subjectKey gives the validated sub to key the tokens by, and fails without an ID Token", () =>
+    withProvider(Effect.gen(function*() {
+      const tokens = yield* signIn({ user: "ann" })
+      assert.strictEqual(yield* IdTokenClaims.subjectKey(tokens), "ann")
+      const client = yield* OAuthClient.OAuthClient
+      const provider = yield* FakeOpenIdProvider.FakeOpenIdProvider
+      const { pending, url } = yield* client.authorize({ scopes: ["api"] })
+      const plain = yield* client.complete(yield* provider.approve(url), pending)
+      const error = yield* Effect.flip(IdTokenClaims.subjectKey(plain))
+      assert.strictEqual(error.check, "missing")
+    })))
+
   it.effect("an old auth_time is accepted when max_age was not asked", () =>
     withProvider(Effect.gen(function*() {
       const provider = yield* FakeOpenIdProvider.FakeOpenIdProvider
@@ -200,6 +212,27 @@ describe("IdTokens against the fake OpenID provider", () => {
       }),
       layerWithAccessTokens()
     ))
+
+  it.effect("a refresh whose keys cannot be fetched is still checked and adopted: TLS stands for the signature (OIDC Core 3.1.3.7)", () =>
+    withProvider(Effect.gen(function*() {
+      const provider = yield* FakeOpenIdProvider.FakeOpenIdProvider
+      const client = yield* OAuthClient.OAuthClient
+      const tokens = yield* signIn({ user: "ann" })
+      // The provider rotates its keys and its JWKS endpoint is down: the new key cannot be fetched.
+      yield* TestClock.adjust(Duration.minutes(1))
+      yield* provider.rotateKeys()
+      yield* provider.setJwksStatus(503)
+      const refreshed = yield* client.refresh(tokens)
+      assert.strictEqual(Option.getOrThrow(IdTokenClaims.fromTokenSet(refreshed)).sub, "ann")
+      // …but every other check still runs: another sub is rejected
+      yield* TestClock.adjust(Duration.minutes(1))
+      yield* provider.injectIdTokenFault("wrong-sub")
+      const error = yield* Effect.flip(client.refresh(refreshed))
+      assert.strictEqual((error as OAuthError.InvalidIdToken).check, "subject")
+      // and a sign-in is never accepted without its signature
+      const signInError = yield* Effect.flip(signIn())
+      assert.strictEqual((signInError as OAuthError.InvalidIdToken).check, "key")
+    })))
 
   it.effect("a refresh ID Token with a bad signature is rejected (OIDC Core 12.2)", () =>
     withProvider(Effect.gen(function*() {

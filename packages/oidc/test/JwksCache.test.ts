@@ -89,6 +89,19 @@ describe("JwksCache", () => {
       }
     }))
 
+  it.effect("after a failed fetch, no other is sent before the cooldown, however many callers ask", () =>
+    Effect.gen(function*() {
+      const { cache, count } = yield* setup(["500", "keys"], { cooldown: Duration.seconds(30) })
+      const errors = yield* Effect.all(Array.from({ length: 20 }, () => Effect.flip(cache.get)), {
+        concurrency: "unbounded"
+      })
+      assert.isTrue(errors.every((error) => error.reason === "Status"))
+      assert.strictEqual(yield* count, 1)
+      yield* TestClock.adjust(Duration.seconds(31))
+      yield* cache.get
+      assert.strictEqual(yield* count, 2)
+    }))
+
   it.effect("one fetch is shared by concurrent callers, and the set is kept", () =>
     Effect.gen(function*() {
       const { cache, count } = yield* setup([])

@@ -2,8 +2,8 @@
  * A `TokenStore` on an `@effect/sql` database, shared by every process that points at it: SQLite (a
  * file on one machine) or PostgreSQL (any number of machines).
  *
- * - Records are the core's encoded token sets (`TokenStore.encodeRecord`), decoded whole or not at
- *   all: a corrupt row is a `TokenStoreError` with reason `Corrupt` and stays as it is.
+ * - A backend of `TokenStore.make`: rows keep the record text the core encodes (and decodes, whole or
+ *   not at all: a corrupt row is a `TokenStoreError` with reason `Corrupt` and stays as it is).
  * - Compare-and-set is one conditional statement (`INSERT … ON CONFLICT DO NOTHING`,
  *   `UPDATE … WHERE key = ? AND version = ?`), judged by the rows it returns. Versions and fences
  *   come from one sequence, drawn inside the writing statement (PostgreSQL `nextval`; SQLite a counter
@@ -12,7 +12,19 @@
  * - The per-key lock is a lease row, taken in one statement (insert, or take over a row whose lease
  *   ran out) and released by deleting it only while the owner matches. Leases are computed and
  *   compared on the DATABASE's clock, so processes on machines whose clocks disagree still agree.
- *   A killed holder's row simply runs out. Waiters poll with a short backoff.
+ *   Leases are at most `maxLease`; with `renew: true` the holder renews its lease every third of it
+ *   while the lock's scope is open. Releasing happens at once when the scope closes; a failed
+ *   release is retried in the background (S45).
+ * - Waiters are served in arrival order across processes (S47): fibers of one store queue in memory;
+ *   the one in front takes a ticket in `<prefix>lock_waiters` and takes the lock only when no live
+ *   ticket is before its own. SQLite waiters look every `lockPollInterval` (10 ms).
+ * - PostgreSQL: the lock also lives with a database session. The store reserves one connection of
+ *   the pool for its locks and takes the key's advisory lock (`pg_try_advisory_lock`) on it before the
+ *   row; whoever holds the advisory lock may take over a row whose holder held it too. A killed
+ *   holder's session ends, so its key is free at once, not after the lease; the lease row remains the
+ *   fallback. Releases `NOTIFY` the waiters (`LISTEN` through `@effect/sql-pg`'s client), so a
+ *   waiter in another process looks again at once; the 50 ms poll is the fallback. Give the client
+ *   a pool of at least 2 connections.
  * - Tables are created by the package's migrations, recorded in `<prefix>migrations`, when the layer
  *   is built.
  * - SQLite: give every process one client per database file, with a busy timeout
@@ -21,17 +33,25 @@
  * @since 0.1.0
  */
 import * as OAuthError from "@effect-oauth/core/OAuthError"
-import type * as TokenSet from "@effect-oauth/core/TokenSet"
 import * as TokenStore from "@effect-oauth/core/TokenStore"
 import type * as Migrator from "@effect/sql/Migrator"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlConnection from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Random from "effect/Random"
+import * as Predicate from "effect/Predicate"
+import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
 import * as internal from "./internal/tables.js"
 
 /**
@@ -46,11 +66,32 @@ export interface Options {
    */
   readonly tablePrefix?: string | undefined
   /**
-   * The longest pause between two attempts at a held lock (default 50 ms). Waiters start at 5 ms and
-   * double up to this, with jitter.
+   * The pause between two looks at a held lock (default 10 ms on SQLite; 50 ms on PostgreSQL, where
+   * waiters are woken by `NOTIFY` and the poll is only the fallback, e.g. for a holder that died).
    */
   readonly lockPollInterval?: Duration.DurationInput | undefined
+  /**
+   * The largest lease the store grants (default 10 minutes): a longer one asked for is cut to it; a
+   * holder keeps its lock for as long as its scope is open by renewing the lease (S42, S45).
+   */
+  readonly maxLease?: Duration.DurationInput | undefined
 }
+
+/** A lock is held elsewhere, or an earlier waiter is in line: look again later. */
+class Busy extends Data.TaggedError("Busy")<{}> {}
+
+/** The `listen` of a PostgreSQL client (`@effect/sql-pg`), found on the client without depending on it. */
+const listenOf = (
+  client: SqlClient.SqlClient
+): ((channel: string) => Stream.Stream<string, SqlError>) | undefined =>
+  Predicate.hasProperty(client, "listen") && Predicate.isFunction(client.listen)
+    ? (client.listen as (channel: string) => Stream.Stream<string, SqlError>).bind(client)
+    : undefined
+
+/** The NOTIFY payload for a key: bounded, whatever the key's length. */
+const digestOf = (key: string): string => createHash("md5").update(key, "utf8").digest("hex")
+
+const clamp = (value: number, min: number, max: number): number => Math.min(max, Math.max(min, value))
 
 /**
  * Runs the package's migrations: creates the tables of `options.tablePrefix` if they are missing.
@@ -80,14 +121,21 @@ interface Row {
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<TokenStore.Service, SqlError | Migrator.MigrationError, SqlClient.SqlClient> =>
+): Effect.Effect<TokenStore.Service, SqlError | Migrator.MigrationError, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const { dialect, sql } = yield* internal.client
     const tables = yield* internal.tablesOf(options.tablePrefix)
     yield* internal.migrate(tables)
     const now = internal.nowMillis(sql, dialect)
     const next = internal.nextValue(sql, dialect, tables)
-    const maxPoll = Math.max(1, Duration.toMillis(options.lockPollInterval ?? Duration.millis(50)))
+    const storeScope = yield* Effect.scope
+    const pollMillis = clamp(
+      Duration.toMillis(options.lockPollInterval ?? Duration.millis(dialect === "pg" ? 50 : 10)),
+      1,
+      60_000
+    )
+    const maxLeaseMillis = clamp(Duration.toMillis(options.maxLease ?? Duration.minutes(10)), 100, 86_400_000)
+    const listen = dialect === "pg" ? listenOf(yield* SqlClient.SqlClient) : undefined
 
     const currentVersion = (key: string) =>
       Effect.map(
@@ -118,7 +166,7 @@ export const make = (
     const firstVersion = (rows: ReadonlyArray<{ readonly version: unknown }>): Option.Option<number> =>
       rows[0] === undefined ? Option.none() : Option.some(internal.toNumber(rows[0].version))
 
-    const get = (key: string): Effect.Effect<Option.Option<TokenStore.Versioned>, OAuthError.TokenStoreError> =>
+    const get = (key: string): Effect.Effect<Option.Option<TokenStore.RawRecord>, OAuthError.TokenStoreError> =>
       sql<Row>`SELECT version, record FROM ${sql(tables.tokens)} WHERE key = ${key}`.pipe(
         Effect.mapError(internal.unavailable("get", key)),
         Effect.flatMap((rows) => {
@@ -129,17 +177,16 @@ export const make = (
               new OAuthError.TokenStoreError({ operation: "get", reason: "Corrupt", key, detail: "not a token record" })
             )
           }
-          const version = internal.toNumber(row.version)
-          return Effect.map(TokenStore.decodeRecord(key, row.record), (tokens) => Option.some({ tokens, version }))
+          return Effect.succeed(Option.some({ text: row.record, version: internal.toNumber(row.version) }))
         })
       )
 
     const set = (
       key: string,
-      tokens: TokenSet.TokenSet,
+      record: string,
       writeOptions?: TokenStore.WriteOptions
     ): Effect.Effect<number, OAuthError.TokenStoreError | OAuthError.VersionConflict> =>
-      Effect.flatMap(TokenStore.encodeRecord(tokens), (record) => {
+      Effect.suspend(() => {
         const expected = writeOptions?.expectedVersion
         const write = Effect.suspend(() => {
           if (expected === undefined) {
@@ -199,13 +246,121 @@ RETURNING version`
       return Effect.catchTag(removed, "SqlError", (error) => Effect.fail(internal.unavailable("remove", key)(error)))
     }
 
-    /** One attempt: insert the lock row, or take over the key's row if its lease ran out. */
-    const tryAcquire = (key: string, owner: string, leaseMillis: number) =>
+    // --- locks ---------------------------------------------------------------------------------
+    //
+    // In this process, fibers queue per key in memory (FIFO, handed on at once). The one in front
+    // stands in the key's waiting line across processes (a ticket row), and takes the lock when no
+    // live ticket is before its own and the lock row is free: its lease ran out, or, on PostgreSQL,
+    // its holder's advisory lock is gone with its session. Holders renew their lease every third of
+    // it; releasing deletes the row (retried on failure) and, on PostgreSQL, NOTIFYs the waiters.
+
+    const inProcess = yield* TokenStore.makeLockTable
+    const ticketLeaseMillis = 1500
+
+    /** Waiters of this store by key digest, woken by NOTIFY (PostgreSQL) or by a release here. */
+    const sleepers = new Map<string, Set<Deferred.Deferred<void>>>()
+    const wake = (digest: string) => {
+      const waiting = sleepers.get(digest)
+      if (waiting === undefined) return
+      sleepers.delete(digest)
+      for (const sleeper of waiting) Deferred.unsafeDone(sleeper, Exit.void)
+    }
+    /** Sleeps until the key's lock may have been freed: a wake-up, or the poll interval. */
+    const pause = (digest: string) =>
+      Effect.flatMap(Deferred.make<void>(), (sleeper) => {
+        const waiting = sleepers.get(digest) ?? new Set()
+        waiting.add(sleeper)
+        sleepers.set(digest, waiting)
+        return Deferred.await(sleeper).pipe(
+          Effect.timeoutOption(Duration.millis(pollMillis)),
+          Effect.ensuring(Effect.sync(() => {
+            waiting.delete(sleeper)
+            if (waiting.size === 0 && sleepers.get(digest) === waiting) sleepers.delete(digest)
+          }))
+        )
+      })
+    const channel = tables.locks
+    if (listen !== undefined) {
+      yield* Effect.forkIn(
+        Stream.runForEach(listen(channel), (digest) => Effect.sync(() => wake(digest))).pipe(
+          Effect.retry(Schedule.spaced(Duration.seconds(1))),
+          Effect.ignore,
+          Effect.interruptible
+        ),
+        storeScope
+      )
+    }
+
+    /**
+     * PostgreSQL: one reserved connection of the pool whose session holds this store's advisory
+     * locks, so they end with it: when the process dies, its locks are free at once (S45). Reserved on
+     * first use; a failing one is dropped (its locks go with it) and the next use reserves another.
+     */
+    let session: { readonly connection: SqlConnection.Connection; readonly scope: Scope.CloseableScope } | undefined
+    const sessionPermit = yield* Effect.makeSemaphore(1)
+    const openSession = sessionPermit.withPermits(1)(Effect.suspend(() => {
+      if (session !== undefined) return Effect.succeed(session)
+      return Effect.gen(function*() {
+        const scope = yield* Scope.fork(storeScope, ExecutionStrategy.sequential)
+        const connection = yield* Scope.extend(sql.reserve, scope).pipe(
+          Effect.tapError(() => Scope.close(scope, Exit.void))
+        )
+        // Before the connection goes back to the pool, it lets go of every advisory lock it holds.
+        yield* Scope.addFinalizer(
+          scope,
+          Effect.ignore(
+            Effect.timeout(connection.execute("SELECT pg_advisory_unlock_all()", [], undefined), "1 second")
+          )
+        )
+        const opened = { connection, scope }
+        session = opened
+        return opened
+      })
+    }))
+    const onSession = <A>(
+      run: (connection: SqlConnection.Connection) => Effect.Effect<A, SqlError>
+    ): Effect.Effect<{ readonly value: A; readonly scope: Scope.CloseableScope }, SqlError> =>
+      Effect.flatMap(openSession, (opened) =>
+        run(opened.connection).pipe(
+          Effect.map((value) => ({ value, scope: opened.scope })),
+          Effect.tapError(() =>
+            Effect.suspend(() => {
+              if (session === opened) session = undefined
+              return Scope.close(opened.scope, Exit.void)
+            })
+          )
+        ))
+    const advisoryArgs = (key: string) => [tables.locks, key]
+    const tryAdvisory = (key: string) =>
+      onSession((connection) =>
+        Effect.map(
+          connection.execute(
+            "SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS locked",
+            advisoryArgs(key),
+            undefined
+          ),
+          (rows) => rows[0]?.locked === true
+        )
+      )
+    const unlockAdvisory = (key: string, scope: Scope.CloseableScope) =>
+      Effect.suspend(() =>
+        session !== undefined && session.scope === scope
+          ? Effect.asVoid(onSession((connection) =>
+            connection.execute("SELECT pg_advisory_unlock(hashtext($1), hashtext($2))", advisoryArgs(key), undefined)
+          ))
+          : Effect.void // the session is gone, and its advisory locks with it
+      )
+
+    /** Insert the lock row, or take over the key's row if its lease ran out or its session ended. */
+    const tryAcquire = (key: string, owner: string, leaseMillis: number, sessionHeld: boolean) =>
       sql<{ readonly fence: unknown; readonly expires_at: unknown }>`INSERT INTO ${
         sql(tables.locks)
-      } (key, owner, fence, expires_at) VALUES (${key}, ${owner}, ${next}, ${now} + ${leaseMillis})
-ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, fence = excluded.fence, expires_at = excluded.expires_at
-WHERE ${sql(tables.locks)}.expires_at <= ${now}
+      } (key, owner, fence, expires_at, session) VALUES (${key}, ${owner}, ${next}, ${now} + ${leaseMillis}, ${
+        sessionHeld ? 1 : 0
+      })
+ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, fence = excluded.fence, expires_at = excluded.expires_at,
+session = excluded.session
+WHERE ${sql(tables.locks)}.expires_at <= ${now} OR (excluded.session = 1 AND ${sql(tables.locks)}.session = 1)
 RETURNING fence, expires_at`.pipe(
         Effect.map((rows): Option.Option<TokenStore.Lock> =>
           rows[0] === undefined ? Option.none() : Option.some({
@@ -213,40 +368,172 @@ RETURNING fence, expires_at`.pipe(
             fence: internal.toNumber(rows[0].fence),
             expiresAt: internal.toNumber(rows[0].expires_at)
           })
+        )
+      )
+
+    /** Whether a live ticket before `ticket` waits for the key. */
+    const someoneAhead = (key: string, ticket: number) =>
+      Effect.map(
+        sql<{ readonly ahead: unknown }>`SELECT count(*) AS ahead FROM ${
+          sql(tables.waiters)
+        } WHERE key = ${key} AND ticket < ${ticket} AND expires_at > ${now}`,
+        (rows) => internal.toNumber(rows[0]?.ahead ?? 0) > 0
+      )
+
+    /** Runs `effect` every `millis` until it returns `false` or fails. Forked, interruptible. */
+    const every = (millis: number, effect: Effect.Effect<boolean, SqlError>) =>
+      Effect.forkIn(
+        Effect.interruptible(
+          Effect.repeat(
+            Effect.zipRight(Effect.sleep(Duration.millis(millis)), Effect.orElseSucceed(effect, () => true)),
+            { while: (again) => again }
+          )
         ),
-        Effect.mapError(internal.unavailable("lock", key))
+        storeScope
       )
 
-    /** Deletes the row only while this acquisition owns it: a late release never frees a newer holder. */
-    const release = (key: string, owner: string) =>
-      Effect.ignore(sql`DELETE FROM ${sql(tables.locks)} WHERE key = ${key} AND owner = ${owner}`)
+    /** Retries `effect` in the background until it succeeds or `deadline` (database clock) passed. */
+    const retryInBackground = (effect: Effect.Effect<void, SqlError>, until: number) =>
+      Effect.asVoid(Effect.forkIn(
+        Effect.interruptible(effect).pipe(
+          Effect.retry({
+            schedule: Schedule.exponential(Duration.millis(10)).pipe(
+              Schedule.jittered,
+              Schedule.union(Schedule.spaced(Duration.seconds(1)))
+            ),
+            until: () => Effect.sync(() => Date.now() >= until)
+          }),
+          Effect.ignore
+        ),
+        storeScope
+      ))
 
-    const pause = (attempt: number) =>
-      Effect.flatMap(
-        Random.nextRange(0.5, 1),
-        (jitter) => Effect.sleep(Duration.millis(Math.min(maxPoll, 5 * 2 ** Math.min(attempt, 16)) * jitter))
-      )
+    const releaseRow = (key: string, owner: string) =>
+      Effect.asVoid(sql`DELETE FROM ${sql(tables.locks)} WHERE key = ${key} AND owner = ${owner}`)
+
+    const notify = (key: string) =>
+      dialect === "pg"
+        ? Effect.ignore(sql`SELECT pg_notify(${channel}, ${digestOf(key)})`)
+        : Effect.void
 
     const lock = (
       key: string,
-      lockOptions: { readonly lease: Duration.DurationInput }
+      lockOptions: TokenStore.LockOptions
     ): Effect.Effect<TokenStore.Lock, OAuthError.TokenStoreError, Scope.Scope> => {
-      const leaseMillis = Math.max(1, Math.ceil(Duration.toMillis(lockOptions.lease)))
-      return Effect.flatMap(Effect.scope, (scope) =>
-        // Taking the row and registering its release happen in one uninterruptible step, so an
-        // interrupted waiter never leaves a row behind; the pauses between attempts stay interruptible.
-        Effect.uninterruptibleMask((restore) => {
-          const owner = globalThis.crypto.randomUUID()
-          const loop = (attempt: number): Effect.Effect<TokenStore.Lock, OAuthError.TokenStoreError> =>
-            Effect.flatMap(tryAcquire(key, owner, leaseMillis), (acquired) =>
-              Option.isSome(acquired)
-                ? Effect.as(Scope.addFinalizer(scope, release(key, owner)), acquired.value)
-                : Effect.zipRight(restore(pause(attempt)), Effect.suspend(() => loop(attempt + 1))))
-          return loop(0)
-        }))
+      const renew = lockOptions.renew === true
+      const leaseMillis = clamp(Math.ceil(Duration.toMillis(lockOptions.lease)), 1, maxLeaseMillis)
+      const digest = digestOf(key)
+      const unavailable = internal.unavailable("lock", key)
+      return Effect.flatMap(Effect.scope, (outer) =>
+        // Taking a row and registering its release happen in uninterruptible steps, so an interrupted
+        // waiter never leaves a row behind; the waits between attempts stay interruptible.
+        Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            const held = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+            const body = Effect.gen(function*() {
+              // One fiber per key of this store goes on; the others queue here, in arrival order.
+              yield* restore(
+                Scope.extend(inProcess.acquire(key, renew ? Duration.infinity : Duration.millis(leaseMillis)), held)
+              )
+              const owner = globalThis.crypto.randomUUID()
+              const ticketRows = yield* sql<{ readonly ticket: unknown }>`INSERT INTO ${
+                sql(tables.waiters)
+              } (key, ticket, owner, expires_at) VALUES (${key}, ${next}, ${owner}, ${now} + ${ticketLeaseMillis})
+RETURNING ticket`
+              const ticket = internal.toNumber(ticketRows[0]?.ticket)
+              const dropTicket = Effect.ignore(
+                sql`DELETE FROM ${sql(tables.waiters)} WHERE key = ${key} AND ticket = ${ticket}`
+              )
+              yield* Scope.addFinalizer(held, dropTicket)
+              const heartbeat = yield* every(
+                Math.floor(ticketLeaseMillis / 3),
+                Effect.as(
+                  sql`UPDATE ${sql(tables.waiters)} SET expires_at = ${now} + ${ticketLeaseMillis}
+WHERE key = ${key} AND ticket = ${ticket}`,
+                  true
+                )
+              )
+
+              const attempt = Effect.gen(function*() {
+                if (yield* restore(someoneAhead(key, ticket))) return yield* new Busy()
+                let sessionScope: Scope.CloseableScope | undefined = undefined
+                if (dialect === "pg") {
+                  const advisory = yield* tryAdvisory(key)
+                  if (!advisory.value) return yield* new Busy()
+                  sessionScope = advisory.scope
+                }
+                const taken = yield* tryAcquire(key, owner, leaseMillis, sessionScope !== undefined).pipe(
+                  Effect.tapError(() =>
+                    sessionScope === undefined ? Effect.void : Effect.ignore(unlockAdvisory(key, sessionScope))
+                  )
+                )
+                if (Option.isNone(taken)) {
+                  if (sessionScope !== undefined) yield* Effect.ignore(unlockAdvisory(key, sessionScope))
+                  return yield* new Busy()
+                }
+                return { lock: taken.value, sessionScope }
+              })
+              const { lock: acquired, sessionScope } = yield* Effect.retry(
+                attempt.pipe(Effect.tapErrorTag("Busy", () => restore(pause(digest)))),
+                { while: (error) => error._tag === "Busy" }
+              ).pipe(Effect.catchTag("Busy", () => Effect.dieMessage("the lock poll ended while busy")))
+              yield* Fiber.interrupt(heartbeat)
+              yield* dropTicket
+
+              // Held: released at once when the scope closes (a failed release is retried in the
+              // background until the lease would have run out anyway); with `renew`, renewed until then.
+              let until = Date.now() + leaseMillis
+              let advisoryHeld = sessionScope !== undefined
+              const dropAdvisory = Effect.suspend(() => {
+                if (!advisoryHeld || sessionScope === undefined) return Effect.void
+                advisoryHeld = false
+                return Effect.ignore(unlockAdvisory(key, sessionScope))
+              })
+              yield* Scope.addFinalizer(
+                held,
+                Effect.gen(function*() {
+                  const released = yield* Effect.either(releaseRow(key, owner))
+                  if (released._tag === "Left") yield* retryInBackground(releaseRow(key, owner), until)
+                  yield* dropAdvisory
+                  yield* notify(key)
+                  yield* Effect.sync(() => wake(digest))
+                })
+              )
+              if (renew) {
+                const renewal = yield* every(
+                  Math.max(1, Math.floor(leaseMillis / 3)),
+                  Effect.map(
+                    sql<{ readonly expires_at: unknown }>`UPDATE ${
+                      sql(tables.locks)
+                    } SET expires_at = ${now} + ${leaseMillis}
+WHERE key = ${key} AND owner = ${owner} RETURNING expires_at`,
+                    (rows) => {
+                      if (rows[0] === undefined) return false // taken over: no longer ours
+                      until = Date.now() + leaseMillis
+                      return true
+                    }
+                  )
+                )
+                yield* Scope.addFinalizer(held, Fiber.interrupt(renewal))
+              } else if (sessionScope !== undefined) {
+                // Not renewed: the session's advisory lock ends with the lease, like the row.
+                const expiry = yield* Effect.forkIn(
+                  Effect.interruptible(Effect.zipRight(Effect.sleep(Duration.millis(leaseMillis)), dropAdvisory)),
+                  storeScope
+                )
+                yield* Scope.addFinalizer(held, Fiber.interrupt(expiry))
+              }
+              return acquired
+            })
+            return yield* body.pipe(
+              Effect.catchTag("SqlError", (error) => Effect.fail(unavailable(error))),
+              Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(held, exit))
+            )
+          })
+        ))
     }
 
-    return TokenStore.TokenStore.of({ get, set, remove, lock })
+    return TokenStore.make({ get, set, remove, lock })
   })
 
 /**
@@ -258,4 +545,4 @@ RETURNING fence, expires_at`.pipe(
 export const layer = (
   options?: Options
 ): Layer.Layer<TokenStore.TokenStore, SqlError | Migrator.MigrationError, SqlClient.SqlClient> =>
-  Layer.effect(TokenStore.TokenStore, make(options))
+  Layer.scoped(TokenStore.TokenStore, make(options))

@@ -51,7 +51,8 @@ for (const database of databases(dir)) {
     shared: true,
     corrupt,
     // Waiters poll (every 50 ms at most): a released lock reaches the next one within a poll.
-    promptMillis: 3000
+    promptMillis: 3000,
+    sessionLocks: database.name === "PostgreSQL"
   })
 
   describe(`SqlTokenStore on ${database.name}`, () => {
@@ -119,11 +120,18 @@ for (const database of databases(dir)) {
 
             // The slow holder takes the lock with a short lease and reads the record…
             const slowScope = yield* Scope.make()
-            const slowLock = yield* Scope.extend(store.lock(key, { lease: Duration.millis(200) }), slowScope)
+            const slowInstance = yield* Scope.make()
+            const slowStore = yield* Effect.map(
+              Layer.buildWithScope(Layer.fresh(layer), slowInstance),
+              (context) => Context.get(context, TokenStore.TokenStore)
+            )
+            const slowLock = yield* Scope.extend(slowStore.lock(key, { lease: Duration.millis(200) }), slowScope)
             const seen = yield* store.get(key)
             assert.strictEqual(Option.getOrThrow(seen).version, initial)
 
-            // …then stalls past its lease; the next holder gets the lock, refreshes and writes.
+            // …then stalls past its lease (its renewals stop: here its instance goes away); the next
+            // holder gets the lock, refreshes and writes.
+            yield* Scope.close(slowInstance, Exit.void)
             const next = yield* Effect.scoped(Effect.gen(function*() {
               const lock = yield* store.lock(key, { lease: Duration.seconds(30) })
               assert.isTrue(lock.fence > slowLock.fence)
@@ -148,12 +156,14 @@ for (const database of databases(dir)) {
       )
 
       it.effect(
-        "a lock holder whose connection died without releasing frees the key within its lease, not before (S20)",
+        database.name === "PostgreSQL"
+          ? "a lock holder whose connection died without releasing frees the key at once: the lock lives with its session (S45)"
+          : "a lock holder whose connection died without releasing frees the key within its lease, not before (S20)",
         () =>
           Effect.gen(function*() {
             const store = yield* TokenStore.TokenStore
             const key = `killed-holder/${randomUUID()}`
-            const lease = Duration.millis(800)
+            const lease = Duration.millis(database.name === "PostgreSQL" ? 30_000 : 800)
 
             // Another client takes the lock; its connection is then closed while the lock's scope
             // never is: a process that died holding the lock.
@@ -167,6 +177,14 @@ for (const database of databases(dir)) {
             const dead = yield* Scope.extend(other.lock(key, { lease }), neverClosed)
             yield* Scope.close(clientScope, Exit.void)
 
+            if (database.name === "PostgreSQL") {
+              // The database ended the holder's session, and its advisory lock with it.
+              const lock = yield* Effect.scoped(store.lock(key, { lease: Duration.seconds(30) })).pipe(
+                Effect.timeout(Duration.seconds(1))
+              )
+              assert.isTrue(lock.fence > dead.fence)
+              return
+            }
             const lock = yield* Effect.scoped(store.lock(key, { lease: Duration.seconds(30) })).pipe(
               Effect.timeout(Duration.sum(lease, Duration.seconds(3)))
             )

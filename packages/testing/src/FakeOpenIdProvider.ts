@@ -6,6 +6,9 @@
  * faults make the next ID Tokens wrong in one way each (bad signature, wrong `aud`/`iss`/`nonce`,
  * expired, `alg: none`, unknown `kid`…), so that every check of a relying party can be tested.
  *
+ * `setJwksStatus(503)` makes the JWKS endpoint fail (until `setJwksStatus(undefined)`), and
+ * `setUserinfoSubject` makes userinfo answer for another `sub`.
+ *
  * Sign in through `approve` of this service (not of the server) so that the ID Token gets the
  * authorization request's `nonce`. The server needs `openid` among its scopes.
  *
@@ -82,6 +85,20 @@ export const layer = (
   Layer.effect(
     FakeOpenIdProvider,
     Effect.flatMap(FakeAuthorizationServer.FakeAuthorizationServer, (server) => make(server, options))
+  )
+
+/**
+ * The fake server answering as the OpenID provider in context: provide it to
+ * `FakeAuthorizationServerHttp.httpApp` to serve the provider over real HTTP (ID Tokens, JWKS, userinfo
+ * and discovery included; the consent page's approval records the `nonce`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerServer: Layer.Layer<FakeAuthorizationServer.FakeAuthorizationServer, never, FakeOpenIdProvider> =
+  Layer.effect(
+    FakeAuthorizationServer.FakeAuthorizationServer,
+    Effect.map(FakeOpenIdProvider, (provider) => provider.asServer)
   )
 
 /**

@@ -59,6 +59,13 @@ export interface Options<R = never> {
    * (default 2 seconds). Stores that poll may need more.
    */
   readonly promptMillis?: number | undefined
+  /**
+   * `true` when a lock lives with its holder's database session (PostgreSQL): a holder whose instance
+   * died frees its locks at once, not after their lease (S45).
+   */
+  readonly sessionLocks?: boolean | undefined
+  /** Whether waiters of two instances are served in arrival order (S47); default `true`. */
+  readonly fair?: boolean | undefined
 }
 
 /**
@@ -99,6 +106,15 @@ export const run = <R = never>(
       Effect.map(Layer.build(Layer.fresh(layer)), (context) => Context.get(context, TokenStore.TokenStore))
     )
     : Layer.effect(Other, TokenStore.TokenStore)
+
+  const shared = options.shared === true
+  const sessionLocks = options.sessionLocks === true
+  /** Another instance of the store, like another process, and how to kill it (its scope closes). */
+  const spawn = Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(Layer.fresh(layer), scope)
+    return { store: Context.get(context, TokenStore.TokenStore), kill: Scope.close(scope, Exit.void) }
+  })
 
   describe(name, () => {
     // One instance for the whole suite, like a long-lived process; the real clock, no test services.
@@ -433,44 +449,160 @@ export const run = <R = never>(
           yield* Scope.close(holder, Exit.void)
         }))
 
-      it.live("a holder that never releases blocks others only until its lease runs out (a lock dies with its holder)", () =>
-        Effect.gen(function*() {
-          const { a, b } = yield* both
-          const key = freshKey("lock-lease")
-          // The holder's scope is never closed: it stands for a process killed while holding the lock.
-          const dead = yield* Scope.make()
-          const start = yield* Clock.currentTimeMillis
-          const first = yield* Scope.extend(a.lock(key, { lease }), dead)
-          const second = yield* Effect.fork(Effect.scoped(Effect.zip(
-            b.lock(key, { lease: longLease }),
-            Clock.currentTimeMillis
-          )))
-          const [lock, gotAt] = yield* Fiber.join(second).pipe(
-            within(Duration.sum(lease, prompt), "the lock stayed taken after its holder's lease ran out")
-          )
-          // The lease began after `start`, so it cannot have run out before `start + lease`.
-          const waited = gotAt - start
-          assert.isTrue(waited >= Duration.toMillis(lease) - 5, `the lock was taken ${waited} ms into its lease`)
-          assert.isTrue(lock.fence > first.fence)
-        }))
+      {
+        it.live("a holder that never releases blocks others only until its lease runs out (a lock dies with its holder)", () =>
+          Effect.gen(function*() {
+            const { a, b } = yield* both
+            const key = freshKey("lock-lease")
+            // The holder's scope is never closed: it stands for a process killed while holding the lock.
+            const dead = yield* Scope.make()
+            const start = yield* Clock.currentTimeMillis
+            const first = yield* Scope.extend(a.lock(key, { lease }), dead)
+            const second = yield* Effect.fork(Effect.scoped(Effect.zip(
+              b.lock(key, { lease: longLease }),
+              Clock.currentTimeMillis
+            )))
+            const [lock, gotAt] = yield* Fiber.join(second).pipe(
+              within(Duration.sum(lease, prompt), "the lock stayed taken after its holder's lease ran out")
+            )
+            // The lease began after `start`, so it cannot have run out before `start + lease`.
+            const waited = gotAt - start
+            assert.isTrue(waited >= Duration.toMillis(lease) - 5, `the lock was taken ${waited} ms into its lease`)
+            assert.isTrue(lock.fence > first.fence)
+          }))
 
-      it.live("a late release by a holder whose lease ran out does not free the next holder's lock", () =>
-        Effect.gen(function*() {
-          const { a, b } = yield* both
-          const key = freshKey("lock-stale-release")
-          const stale = yield* Scope.make()
-          yield* Scope.extend(a.lock(key, { lease }), stale)
-          const current = yield* Scope.make()
-          yield* Scope.extend(b.lock(key, { lease: longLease }), current).pipe(
-            within(Duration.sum(lease, prompt), "the lock stayed taken after its holder's lease ran out")
-          )
-          yield* Scope.close(stale, Exit.void)
-          const third = yield* Effect.fork(Effect.scoped(a.lock(key, { lease: longLease })))
-          yield* Effect.sleep(Duration.millis(100))
-          assert.isTrue(Option.isNone(yield* Fiber.poll(third)), "the stale release freed the current holder's lock")
-          yield* Scope.close(current, Exit.void)
-          yield* Fiber.join(third).pipe(within(prompt, "the released lock was not handed on"))
-        }))
+        it.live("a late release by a holder whose lease ran out does not free the next holder's lock", () =>
+          Effect.gen(function*() {
+            const { a, b } = yield* both
+            const key = freshKey("lock-stale-release")
+            const stale = yield* Scope.make()
+            yield* Scope.extend(a.lock(key, { lease }), stale)
+            const current = yield* Scope.make()
+            yield* Scope.extend(b.lock(key, { lease: longLease }), current).pipe(
+              within(Duration.sum(lease, prompt), "the lock stayed taken after its holder's lease ran out")
+            )
+            yield* Scope.close(stale, Exit.void)
+            const third = yield* Effect.fork(Effect.scoped(a.lock(key, { lease: longLease })))
+            yield* Effect.sleep(Duration.millis(100))
+            assert.isTrue(Option.isNone(yield* Fiber.poll(third)), "the stale release freed the current holder's lock")
+            yield* Scope.close(current, Exit.void)
+            yield* Fiber.join(third).pipe(within(prompt, "the released lock was not handed on"))
+          }))
+        it.live("a holder that is alive keeps its lock past its lease: with renew the lease is renewed while its scope is open (S45)", () =>
+          Effect.gen(function*() {
+            const { a, b } = yield* both
+            const key = freshKey("lock-renewed")
+            const holder = yield* Scope.make()
+            const first = yield* Scope.extend(a.lock(key, { lease, renew: true }), holder)
+            const waiter = yield* Effect.fork(Effect.scoped(b.lock(key, { lease: longLease })))
+            yield* Effect.sleep(Duration.times(lease, 4))
+            assert.isTrue(
+              Option.isNone(yield* Fiber.poll(waiter)),
+              "a live holder lost its lock when its first lease ran out"
+            )
+            yield* Scope.close(holder, Exit.void)
+            const next = yield* Fiber.join(waiter).pipe(within(prompt, "the released lock was not handed on"))
+            assert.isTrue(next.fence > first.fence)
+          }))
+      }
+
+      if (shared) {
+        if (sessionLocks) {
+          it.live("a holder whose process died frees its lock at once, long before its lease runs out (S45)", () =>
+            Effect.gen(function*() {
+              const { b } = yield* both
+              const key = freshKey("lock-session")
+              const victim = yield* spawn
+              // The lock's scope is never closed: the process dies holding it.
+              const first = yield* Scope.extend(
+                victim.store.lock(key, { lease: longLease, renew: true }),
+                yield* Scope.make()
+              )
+              const waiter = yield* Effect.fork(Effect.scoped(b.lock(key, { lease: longLease })))
+              yield* Effect.sleep(Duration.millis(100))
+              assert.isTrue(Option.isNone(yield* Fiber.poll(waiter)), "a waiter got a held lock")
+              yield* victim.kill
+              const lock = yield* Fiber.join(waiter).pipe(
+                within(Duration.seconds(1), "a dead holder's lock was not freed within a second")
+              )
+              assert.isTrue(lock.fence > first.fence)
+            }))
+        } else {
+          it.live("a holder whose process died blocks others only until its lease runs out (a lock dies with its holder, S20)", () =>
+            Effect.gen(function*() {
+              const { b } = yield* both
+              const key = freshKey("lock-lease")
+              const victim = yield* spawn
+              const start = yield* Clock.currentTimeMillis
+              // It renewed its lease while it lived.
+              const first = yield* Scope.extend(victim.store.lock(key, { lease, renew: true }), yield* Scope.make())
+              yield* victim.kill
+              const [lock, gotAt] = yield* Effect.scoped(Effect.zip(
+                b.lock(key, { lease: longLease }),
+                Clock.currentTimeMillis
+              )).pipe(within(Duration.sum(lease, prompt), "the lock stayed taken after its holder's lease ran out"))
+              const waited = gotAt - start
+              assert.isTrue(waited >= Duration.toMillis(lease) - 5, `the lock was taken ${waited} ms into its lease`)
+              assert.isTrue(lock.fence > first.fence)
+            }))
+        }
+
+        it.live("a late release by a dead holder does not free the next holder's lock", () =>
+          Effect.gen(function*() {
+            const { a, b } = yield* both
+            const key = freshKey("lock-stale-release")
+            const victim = yield* spawn
+            const stale = yield* Scope.make()
+            yield* Scope.extend(victim.store.lock(key, { lease, renew: true }), stale)
+            yield* victim.kill
+            const current = yield* Scope.make()
+            yield* Scope.extend(b.lock(key, { lease: longLease }), current).pipe(
+              within(Duration.sum(lease, prompt), "the lock stayed taken after its holder's lease ran out")
+            )
+            yield* Scope.close(stale, Exit.void)
+            const third = yield* Effect.fork(Effect.scoped(a.lock(key, { lease: longLease })))
+            yield* Effect.sleep(Duration.millis(100))
+            assert.isTrue(Option.isNone(yield* Fiber.poll(third)), "the stale release freed the current holder's lock")
+            yield* Scope.close(current, Exit.void)
+            yield* Fiber.join(third).pipe(within(prompt, "the released lock was not handed on"))
+          }))
+      }
+
+      if (options.fair ?? true) {
+        it.live(
+          "waiters of two instances get the lock in the order they arrived, none overtaken (S47)",
+          () =>
+            Effect.gen(function*() {
+              const stores = yield* both
+              const key = freshKey("lock-fair")
+              const holder = yield* Scope.make()
+              yield* Scope.extend(stores.a.lock(key, { lease: longLease }), holder)
+              const order = yield* Ref.make<ReadonlyArray<number>>([])
+              const fibers: Array<Fiber.RuntimeFiber<void, TokenStoreErrorOf>> = []
+              for (let i = 0; i < 6; i++) {
+                fibers.push(
+                  yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
+                    yield* pick(stores, i + 1).lock(key, { lease: longLease })
+                    yield* Ref.update(order, (all) => [...all, i])
+                    yield* Effect.sleep(Duration.millis(20))
+                  })))
+                )
+                // Far enough apart that arrival order is well defined.
+                yield* Effect.sleep(Duration.millis(60))
+              }
+              yield* Scope.close(holder, Exit.void)
+              yield* Fiber.joinAll(fibers).pipe(
+                within(Duration.sum(prompt, Duration.seconds(3)), "not every waiter got the lock")
+              )
+              assert.deepStrictEqual(
+                yield* Ref.get(order),
+                [0, 1, 2, 3, 4, 5],
+                "a later waiter overtook an earlier one"
+              )
+            }),
+          20_000
+        )
+      }
 
       it.live("a waiter interrupted while waiting stops at once and leaves no stuck state", () =>
         Effect.gen(function*() {
@@ -612,6 +744,8 @@ export const run = <R = never>(
     })
   })
 }
+
+type TokenStoreErrorOf = OAuthError.TokenStoreError
 
 const both = Effect.all({ a: TokenStore.TokenStore, b: Other })
 

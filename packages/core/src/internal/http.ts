@@ -32,7 +32,7 @@ export const formPost = (
 ): FormRequest => {
   const secret = Redacted.value(config.clientSecret)
   const secrets = [secret, ...Object.entries(params).filter(([name]) => secretParams.has(name)).map(([, v]) => v)]
-  const request = HttpClientRequest.post(url).pipe(HttpClientRequest.acceptJson)
+  const request = HttpClientRequest.post(url)
   if (config.clientAuthMethod === "client_secret_post") {
     return {
       request: HttpClientRequest.bodyUrlParams(request, {

@@ -20,20 +20,34 @@ export interface Stored {
   readonly tokens: TokenSet.TokenSet
   /** `null`: not in the store (tokens only this process holds). */
   readonly version: number | null
+  /** The possibly-spent mark: a refresh of this record was sent and its answer lost (S44). */
+  readonly refreshSentAt?: DateTime.Utc | undefined
 }
 
 /** @internal */
 export type Decision = Data.TaggedEnum<{
-  /** Use these tokens until their refresh point; `unpersisted`: the store does not have them yet. */
-  Adopt: { readonly tokens: TokenSet.TokenSet; readonly version: number | null; readonly unpersisted: boolean }
+  /**
+   * Use these tokens until their refresh point; `unpersisted`: the store does not have them yet;
+   * `possiblySpent`: their refresh token is never sent again, the access token serves until it expires (S44).
+   */
+  Adopt: {
+    readonly tokens: TokenSet.TokenSet
+    readonly version: number | null
+    readonly unpersisted: boolean
+    readonly possiblySpent: boolean
+  }
   /** The cached tokens are newer than the store's: write them at `expectedVersion`, then decide again. */
   WriteBack: { readonly tokens: TokenSet.TokenSet; readonly expectedVersion: number | null }
   /** Send the refresh token of `tokens`; the answer is stored at `version`. */
   Refresh: { readonly tokens: TokenSet.TokenSet; readonly version: number | null }
-  /** The grant ended; `version`, when some, is the record judged dead, removed from the store. */
+  /**
+   * The grant ended; `version`, when some, is the record judged dead; `remove`: it is removed from the
+   * store (a possibly-spent record stays, so that every process sharing it knows, S44).
+   */
   Reauthorize: {
     readonly reason: ReauthorizationRequired["reason"]
     readonly version: Option.Option<number | null>
+    readonly remove: boolean
   }
 }>
 
@@ -93,21 +107,57 @@ export const decide = (
     // Our last refresh could not be stored: those tokens are the newest; store them now (S18).
     return Decision.WriteBack({ tokens: mine.tokens, expectedVersion: Option.isNone(stored) ? null : mine.base })
   }
-  if (Option.isNone(stored)) return Decision.Reauthorize({ reason: "no-tokens", version: Option.none() })
+  if (Option.isNone(stored)) return end("no-tokens", Option.none(), false)
   const current = stored.value
+  const rejected = cached?._tag === "Rejected" ? Redacted.value(cached.tokens.accessToken) : undefined
+  const valid = now < DateTime.toEpochMillis(current.tokens.expiresAt) &&
+    Redacted.value(current.tokens.accessToken) !== rejected
+  if (current.refreshSentAt !== undefined) {
+    // Possibly spent (S44): nobody sends this refresh token again; its access token serves while
+    // valid and not rejected by the API (a dead entry without tokens here).
+    const rejectedHere = cached?._tag === "Dead" && cached.version === current.version && cached.tokens === undefined
+    return valid && !rejectedHere
+      ? Decision.Adopt({ tokens: current.tokens, version: current.version, unpersisted: false, possiblySpent: true })
+      : end("refresh-outcome-unknown", Option.some(current.version), false)
+  }
   if (cached?._tag === "Dead" && cached.version === current.version) {
     // This process judged the record dead and could not remove it: never send its refresh token.
-    return Decision.Reauthorize({ reason: cached.reason, version: Option.some(current.version) })
+    return end(cached.reason, Option.some(current.version), true)
   }
-  const rejected = cached?._tag === "Rejected" ? Redacted.value(cached.tokens.accessToken) : undefined
-  if (!due(current.tokens, now, settings) && Redacted.value(current.tokens.accessToken) !== rejected) {
+  const basis = basisOf(cached)
+  if (
+    (!due(current.tokens, now, settings) && valid) ||
+    // S46: a record newer than the one that made us refresh was stored while we waited for the lock.
+    (basis !== undefined && current.version !== basis && valid)
+  ) {
     return Decision.Adopt({
       tokens: current.tokens,
       version: current.version,
-      unpersisted: mine !== undefined && mine.tokens === current.tokens
+      unpersisted: mine !== undefined && mine.tokens === current.tokens,
+      possiblySpent: false
     })
   }
   return refreshOrEnd(current)
+}
+
+const end = (
+  reason: ReauthorizationRequired["reason"],
+  version: Option.Option<number | null>,
+  remove: boolean
+): Decision => Decision.Reauthorize({ reason, version, remove })
+
+/** The store version this process's cached tokens are at: the one that made it refresh (S46). */
+const basisOf = (cached: Entry | undefined): number | null | undefined => {
+  switch (cached?._tag) {
+    case "Fresh":
+    case "Rejected":
+      return cached.version
+    case "Unpersisted":
+      return cached.base
+    case "Dead":
+    case undefined:
+      return undefined
+  }
 }
 
 // A refresh token past its lifetime, or none at all, is `OAuthClient.refresh`'s to refuse, without a
@@ -126,7 +176,7 @@ const due = (tokens: TokenSet.TokenSet, now: number, settings: Settings): boolea
 export const afterFailure = (
   sent: Stored,
   error: ReauthorizationRequired
-): Decision => Decision.Reauthorize({ reason: error.reason, version: Option.some(sent.version) })
+): Decision => end(error.reason, Option.some(sent.version), true)
 
 /**
  * The server answered `invalid_grant` to the refresh of `sent` (S21): `reread` is the store read
@@ -146,9 +196,16 @@ export const afterRejection = (
     !retried && Option.isSome(reread) &&
     tokenValue(reread.value.tokens.refreshToken) !== tokenValue(sent.tokens.refreshToken)
   ) {
-    return !due(reread.value.tokens, now, settings)
-      ? Decision.Adopt({ tokens: reread.value.tokens, version: reread.value.version, unpersisted: false })
-      : refreshOrEnd(reread.value)
+    const found = reread.value
+    const valid = now < DateTime.toEpochMillis(found.tokens.expiresAt)
+    if (found.refreshSentAt !== undefined) {
+      return valid
+        ? Decision.Adopt({ tokens: found.tokens, version: found.version, unpersisted: false, possiblySpent: true })
+        : end("refresh-outcome-unknown", Option.some(found.version), false)
+    }
+    return !due(found.tokens, now, settings)
+      ? Decision.Adopt({ tokens: found.tokens, version: found.version, unpersisted: false, possiblySpent: false })
+      : refreshOrEnd(found)
   }
-  return Decision.Reauthorize({ reason: "refresh-token-rejected", version: Option.some(sent.version) })
+  return end("refresh-token-rejected", Option.some(sent.version), true)
 }

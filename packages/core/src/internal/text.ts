@@ -70,11 +70,9 @@ export const withheldMark = "<withheld: it quoted the request>"
  */
 export const sanitize = (value: unknown, secrets: ReadonlyArray<string> = []): string | undefined => {
   if (typeof value !== "string") return undefined
-  // A text far beyond the bound is cut first (generously, so that a secret near the cut is still seen).
-  const longest = secrets.reduce((max, secret) => Math.max(max, secret.length), 0)
-  let text = stripControls(
-    value.length > 4 * (maxTextLength + longest) ? value.slice(0, 4 * (maxTextLength + longest)) : value
-  )
+  // Scrubbed whole, then cut: a cut first could split a secret and leave a part of it to show. The text
+  // is at most a response body (1 MiB) or a callback (64 KiB).
+  let text = stripControls(value)
   const forms = secrets.filter((secret) => secret.length > 0).flatMap(encodings).filter((form) => form.length > 0)
     .sort((a, b) => b.length - a.length)
   for (const form of forms) text = text.split(form).join(redactedMark)

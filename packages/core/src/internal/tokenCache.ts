@@ -33,6 +33,9 @@ export type Entry = Data.TaggedEnum<{
     readonly version: number | null
     readonly reason: ReauthorizationRequired["reason"]
     readonly tokens: TokenSet.TokenSet | undefined
+    /** Until when the access token of `tokens` still serves, in epoch milliseconds (0: not at all). */
+    readonly until: number
+    readonly success: Effect.Effect<Redacted.Redacted<string>> | undefined
   }
 }>
 
@@ -80,7 +83,14 @@ export const dead = (
   version: number | null,
   reason: ReauthorizationRequired["reason"],
   tokens?: TokenSet.TokenSet
-): Entry => Dead({ version, reason, tokens })
+): Entry =>
+  Dead({
+    version,
+    reason,
+    tokens,
+    until: tokens === undefined ? 0 : DateTime.toEpochMillis(tokens.expiresAt),
+    success: tokens === undefined ? undefined : Effect.succeed(tokens.accessToken)
+  })
 
 /** Whether eviction may drop the entry: only what the store also knows. */
 const evictable = (entry: Entry): boolean => entry._tag === "Fresh" || (entry._tag === "Rejected" && !entry.unpersisted)

@@ -12,7 +12,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import * as Random from "effect/Random"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
 import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import * as TokenFile from "./tokenFile.js"
@@ -35,6 +36,48 @@ export const makeIdentity = (fs: FileSystem.FileSystem): Effect.Effect<Identity>
       host: Option.match(namespace, { onNone: () => hostname(), onSome: (ns) => `${hostname()} ${ns}` })
     }))
   )
+
+/**
+ * The waits between two looks at a held lock: exponential from `firstMillis`, jittered, and never
+ * longer than `pollMillis`.
+ */
+export const pollSchedule = (firstMillis: number, pollMillis: number): Schedule.Schedule<unknown> =>
+  Schedule.exponential(Duration.millis(Math.min(firstMillis, pollMillis))).pipe(
+    Schedule.jittered,
+    Schedule.union(Schedule.spaced(Duration.millis(pollMillis)))
+  )
+
+/**
+ * When a lock record stops counting, as seen by a waiter (SPEC S42): at the end of its lease, but
+ * never later than the largest lease this library grants after the waiter first saw that exact record
+ * (same holder, same lease end). A record written by another host with a ten-year lease, after a clock
+ * jump, or by a corrupt writer therefore blocks no one for longer than `maxLeaseMillis`; a live holder
+ * renews its lease (a new end) well within it. Forgets records it has not been asked about for a while.
+ */
+export interface Staleness {
+  readonly expiresAt: (identity: string, leaseEnd: number, now: number) => number
+}
+
+/** A `Staleness` for leases of at most `maxLeaseMillis`. */
+export const makeStaleness = (maxLeaseMillis: number): Staleness => {
+  const firstSeen = new Map<string, { readonly at: number; last: number }>()
+  return {
+    expiresAt: (identity, leaseEnd, now) => {
+      if (leaseEnd - now <= maxLeaseMillis) return leaseEnd
+      const id = `${identity}\u0000${leaseEnd}`
+      let seen = firstSeen.get(id)
+      if (seen === undefined) {
+        if (firstSeen.size > 1000) {
+          for (const [other, entry] of firstSeen) if (now - entry.last > maxLeaseMillis) firstSeen.delete(other)
+        }
+        seen = { at: now, last: now }
+        firstSeen.set(id, seen)
+      }
+      seen.last = now
+      return Math.min(leaseEnd, seen.at + maxLeaseMillis)
+    }
+  }
+}
 
 /** Whether a process with this pid exists on this host (`EPERM`: it exists but is not ours). */
 export const isAlive = (pid: number): Effect.Effect<boolean> =>
@@ -59,6 +102,9 @@ export interface Holder {
   readonly raw: string
   readonly expiresAt: number
 }
+
+/** The lock file is held by someone else: try again later. */
+export class Busy extends Data.TaggedError("Busy")<{}> {}
 
 /** The mutex was taken over (its lease ran out) before the work under it could commit. */
 export class MutexLost extends Data.TaggedError("MutexLost")<{ readonly why: string }> {}
@@ -117,10 +163,15 @@ export const make = (
     readonly leaseMillis: number
     readonly pollMillis: number
     readonly identity: Identity
+    /** The largest lease this library grants (S42): no lock file blocks longer than this. */
+    readonly maxLeaseMillis: number
   }
 ): Mutex => {
-  const { identity, leaseMillis, lockPath, pollMillis } = options
+  const { identity, lockPath, maxLeaseMillis, pollMillis } = options
+  const leaseMillis = Math.min(options.leaseMillis, maxLeaseMillis)
   const margin = Math.min(1000, leaseMillis / 4)
+  const staleness = makeStaleness(maxLeaseMillis)
+  const schedule = pollSchedule(2, pollMillis)
 
   const readLock: Effect.Effect<Option.Option<string>, PlatformError.PlatformError> = fs.readFileString(lockPath).pipe(
     Effect.map(Option.some),
@@ -151,12 +202,15 @@ export const make = (
   const isStale = (raw: string, now: number): Effect.Effect<boolean, PlatformError.PlatformError> => {
     const owner = parseOwner(raw)
     if (owner !== undefined) {
-      return owner.expiresAt <= now ? Effect.succeed(true) : isDead(identity, owner)
+      return staleness.expiresAt(raw, owner.expiresAt, now) <= now ? Effect.succeed(true) : isDead(identity, owner)
     }
     // Not a lock file we wrote (a crash of the whole machine, a stray edit): stale once it is as old
-    // as a lease.
+    // as a lease, or once a whole lease passed since this process first saw it (a future mtime).
     return fs.stat(lockPath).pipe(
-      Effect.map((info) => now - (Option.getOrUndefined(info.mtime)?.getTime() ?? now) >= leaseMillis),
+      Effect.map((info) => {
+        const written = Option.getOrUndefined(info.mtime)?.getTime() ?? now
+        return staleness.expiresAt(raw, written + leaseMillis, now) <= now
+      }),
       Effect.catchIf(isNotFound, () => Effect.succeed(false))
     )
   }
@@ -180,24 +234,35 @@ export const make = (
       return linked ? Option.some({ raw, expiresAt }) : Option.none()
     })
 
+  /** One look: the mutex taken, or `Busy`. Uninterruptible, so a taken mutex is never dropped. */
+  const attempt: Effect.Effect<Holder, Busy | PlatformError.PlatformError> = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const current = yield* readLock
+    if (Option.isNone(current)) {
+      const holder = yield* tryCreate(now)
+      if (Option.isSome(holder)) return holder.value
+    } else if (yield* isStale(current.value, now)) {
+      yield* removeIf(current.value)
+      const holder = yield* tryCreate(now)
+      if (Option.isSome(holder)) return holder.value
+    }
+    return yield* new Busy()
+  })
+
   const acquire: Mutex["acquire"] = (restore) =>
-    Effect.gen(function*() {
-      let delay = Math.min(2, pollMillis)
-      while (true) {
-        const now = yield* Clock.currentTimeMillis
-        const current = yield* readLock
-        if (Option.isNone(current)) {
-          const holder = yield* tryCreate(now)
-          if (Option.isSome(holder)) return holder.value
-        } else if (yield* isStale(current.value, now)) {
-          yield* removeIf(current.value)
-        } else {
-          const jitter = 0.5 + (yield* Random.next)
-          yield* restore(Effect.sleep(Duration.millis(Math.max(1, delay * jitter))))
-          delay = Math.min(delay * 2, pollMillis)
-        }
-      }
-    })
+    Effect.flatMap(Ref.make(Option.none<Holder>()), (taken) =>
+      restore(
+        Effect.retry(Effect.uninterruptible(Effect.tap(attempt, (holder) => Ref.set(taken, Option.some(holder)))), {
+          schedule,
+          while: (error) => error._tag === "Busy"
+        })
+      ).pipe(
+        // Interrupted right after a successful look: the caller never sees the holder, so free it.
+        Effect.onInterrupt(() =>
+          Effect.flatMap(Ref.get(taken), (holder) => Option.isSome(holder) ? release(holder.value) : Effect.void)
+        ),
+        Effect.catchTag("Busy", () => Effect.dieMessage("the lock file poll ended while it was busy"))
+      ))
 
   const release: Mutex["release"] = (holder) =>
     readLock.pipe(

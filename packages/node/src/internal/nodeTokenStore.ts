@@ -1,5 +1,4 @@
 import { TokenStoreError, VersionConflict } from "@effect-oauth/core/OAuthError"
-import type * as TokenSet from "@effect-oauth/core/TokenSet"
 import * as TokenStore from "@effect-oauth/core/TokenStore"
 import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -9,8 +8,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import { homedir } from "node:os"
 import type { Options } from "../NodeTokenStore.js"
@@ -24,26 +23,33 @@ const expandHome = (file: string): string =>
 
 const clamp = (value: number, min: number, max: number): number => Math.min(max, Math.max(min, value))
 
+/** The default of `maxLease`: the largest lease the library grants (S42). */
+export const defaultMaxLease = Duration.minutes(10)
+
 /** The store; see the public module for the design. */
 export const make = (
   options: Options
-): Effect.Effect<TokenStore.Service, never, FileSystem.FileSystem | Path.Path> =>
+): Effect.Effect<TokenStore.Service, never, FileSystem.FileSystem | Path.Path | Scope.Scope> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    // A symlinked token file is written through its link: the rename replaces the file it points to.
-    const resolved = path.resolve(expandHome(options.path))
-    const file = yield* Effect.orElseSucceed(fs.realPath(resolved), () => resolved)
+    const storeScope = yield* Effect.scope
+    const file = path.resolve(expandHome(options.path))
+    const directory = path.dirname(file)
     // Infinite durations are clamped: a lease must survive JSON, and a poll must come back.
     const pollMillis = clamp(Duration.toMillis(options.pollInterval ?? Duration.millis(50)), 1, 60_000)
+    const maxLeaseMillis = clamp(Duration.toMillis(options.maxLease ?? defaultMaxLease), 100, 86_400_000)
     const maxBytes = options.maxFileSize ?? 64 * 1024 * 1024
     const identity = yield* LockFile.makeIdentity(fs)
+    const uid = typeof process.getuid === "function" ? process.getuid() : undefined
     const mutex = LockFile.make(fs, path, {
       lockPath: `${file}.lock`,
-      leaseMillis: clamp(Duration.toMillis(options.mutexLease ?? Duration.seconds(10)), 100, 86_400_000),
+      leaseMillis: clamp(Duration.toMillis(options.mutexLease ?? Duration.seconds(10)), 100, maxLeaseMillis),
       pollMillis,
-      identity
+      identity,
+      maxLeaseMillis
     })
+    const leaseStaleness = LockFile.makeStaleness(maxLeaseMillis)
     // The fibers of this store take the file mutex one at a time, so they never poll for each other.
     const permits = yield* Effect.makeSemaphore(1)
     const locks = yield* TokenStore.makeLockTable
@@ -58,8 +64,34 @@ export const make = (
     const unavailable = (operation: Operation, key: string) => (error: PlatformError.PlatformError) =>
       new TokenStoreError({ operation, reason: "Unavailable", key, detail: error.message })
 
+    /**
+     * S41: the token file and its directory must be this user's own, not symbolic links, and not
+     * writable by group or others; otherwise nothing is read or written. Missing ones are fine (they
+     * are created 0700 and 0600).
+     */
+    const checkSafe = (operation: Operation, key: string): Effect.Effect<void, TokenStoreError> =>
+      Effect.forEach([[directory, "Directory"], [file, "File"]] as const, ([target, type]) =>
+        TokenFile.unsafeReason(fs, target, type, uid).pipe(
+          Effect.flatMap((why) =>
+            why === undefined ? Effect.void : Effect.fail(
+              new TokenStoreError({
+                operation,
+                reason: "Unavailable",
+                key,
+                detail: `${target} ${why}, so the token store refuses it; ` +
+                  "make it a regular file or directory of this user, mode 0600 (file) or 0700 (directory)"
+              })
+            )
+          ),
+          Effect.catchTags({
+            SystemError: (error) =>
+              unavailable(operation, key)(error),
+            BadArgument: (error) => unavailable(operation, key)(error)
+          })
+        ), { discard: true })
+
     const readDocument = (operation: Operation, key: string) =>
-      TokenFile.read(fs, file, maxBytes).pipe(
+      Effect.zipRight(checkSafe(operation, key), TokenFile.read(fs, file, maxBytes)).pipe(
         Effect.catchTags({
           CorruptDocument: (error) =>
             new TokenStoreError({
@@ -69,8 +101,10 @@ export const make = (
               detail: `${file} is not a usable token file: ${error.why}. It was kept as it is; ` +
                 "move it away or remove it to start over"
             }),
-          SystemError: (error) => unavailable(operation, key)(error),
-          BadArgument: (error) => unavailable(operation, key)(error)
+          SystemError: (error) =>
+            unavailable(operation, key)(error),
+          BadArgument: (error) =>
+            unavailable(operation, key)(error)
         })
       )
 
@@ -80,12 +114,13 @@ export const make = (
       key: string,
       commit: Effect.Effect<void, TokenStoreError>
     ) =>
-      TokenFile.replace(fs, path, file, TokenFile.toText(document), commit).pipe(
-        Effect.catchTags({
-          SystemError: (error) => unavailable(operation, key)(error),
-          BadArgument: (error) => unavailable(operation, key)(error)
-        })
-      )
+      TokenFile.replace(fs, path, file, TokenFile.toText(document), Effect.zipRight(checkSafe(operation, key), commit))
+        .pipe(
+          Effect.catchTags({
+            SystemError: (error) => unavailable(operation, key)(error),
+            BadArgument: (error) => unavailable(operation, key)(error)
+          })
+        )
 
     /**
      * Runs `body` under the file mutex, uninterruptibly once the mutex is taken: a write is never
@@ -131,28 +166,30 @@ export const make = (
         : Effect.fail(new VersionConflict({ key, expected, actual }))
     }
 
+    /** When a lease stops counting: its end, but at most `maxLease` after it was first seen (S42). */
+    const leaseEnd = (lease: TokenFile.Lease, now: number) =>
+      leaseStaleness.expiresAt(`${lease.fence} ${lease.pid} ${lease.host}`, lease.expiresAt, now)
+
     /** The leases that have not run out. */
     const liveLeases = (leases: ReadonlyMap<string, TokenFile.Lease>, now: number) =>
-      new Map([...leases].filter(([, lease]) => lease.expiresAt > now))
+      new Map([...leases].filter(([, lease]) => leaseEnd(lease, now) > now))
 
     /** Until when someone holds the key's lock; `undefined` when no one does. */
     const heldUntil = (document: Option.Option<TokenFile.Document>, key: string, now: number) => {
       const lease = Option.getOrUndefined(document)?.leases.get(key)
-      if (lease === undefined || lease.expiresAt <= now) return Effect.succeed(undefined)
+      if (lease === undefined || leaseEnd(lease, now) <= now) return Effect.succeed(undefined)
       return Effect.map(LockFile.isDead(identity, lease), (dead) => dead ? undefined : lease.expiresAt)
     }
 
     const get = Effect.fn("NodeTokenStore.get")(function*(key: string) {
       const document = yield* readDocument("get", key)
       const entry = Option.getOrUndefined(document)?.records.get(key)
-      if (entry === undefined) return Option.none<TokenStore.Versioned>()
-      const tokens = yield* TokenStore.decodeRecord(key, entry.record)
-      return Option.some<TokenStore.Versioned>({ tokens, version: entry.version })
+      if (entry === undefined) return Option.none<TokenStore.RawRecord>()
+      return Option.some<TokenStore.RawRecord>({ text: entry.record, version: entry.version })
     })
 
     const set = Effect.fn("NodeTokenStore.set")(
-      function*(key: string, tokens: TokenSet.TokenSet, options?: TokenStore.WriteOptions) {
-        const record = yield* TokenStore.encodeRecord(tokens)
+      function*(key: string, record: string, options?: TokenStore.WriteOptions) {
         return yield* withMutex("set", key, (commit) =>
           Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis
@@ -185,8 +222,8 @@ export const make = (
         }))
     })
 
-    /** Frees the key's lease if it is still the one with this fence. Best effort: leases run out. */
-    const releaseLease = (key: string, fence: number): Effect.Effect<void> =>
+    /** Frees the key's lease if it is still the one with this fence. */
+    const releaseOnce = (key: string, fence: number): Effect.Effect<void, TokenStoreError> =>
       Effect.gen(function*() {
         const peek = yield* readDocument("lock", key)
         if (Option.getOrUndefined(peek)?.leases.get(key)?.fence !== fence) return
@@ -199,12 +236,63 @@ export const make = (
             leases.delete(key)
             yield* write({ ...document.value, leases }, "lock", key, commit)
           }))
-      }).pipe(Effect.ignore)
+      })
+
+    /**
+     * Releases at once (S45); a failed release is retried in the background, within the store's
+     * lifetime, until it succeeds or the lease has run out anyway.
+     */
+    const releaseLease = (key: string, fence: number, expiresAt: () => number): Effect.Effect<void> =>
+      releaseOnce(key, fence).pipe(
+        Effect.catchAll(() =>
+          Effect.asVoid(Effect.forkIn(
+            Effect.interruptible(releaseOnce(key, fence)).pipe(
+              Effect.retry({
+                schedule: LockFile.pollSchedule(10, 1000),
+                until: () => Effect.map(Clock.currentTimeMillis, (now) => now >= expiresAt())
+              }),
+              Effect.ignore
+            ),
+            storeScope
+          ))
+        )
+      )
+
+    /** Moves the lease's end to `now + leaseMillis` if it is still ours; `false` when it is not. */
+    const renewOnce = (key: string, fence: number, leaseMillis: number) =>
+      withMutex("lock", key, (commit) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const document = yield* readDocument("lock", key)
+          const lease = Option.getOrUndefined(document)?.leases.get(key)
+          if (Option.isNone(document) || lease === undefined || lease.fence !== fence) return undefined
+          const expiresAt = Math.min(now + leaseMillis, Number.MAX_SAFE_INTEGER)
+          const leases = liveLeases(document.value.leases, now).set(key, { ...lease, expiresAt })
+          yield* write({ ...document.value, leases }, "lock", key, commit)
+          return expiresAt
+        }))
+
+    /**
+     * Renews the lease every third of it while the lock's scope is open (S45); a failed renewal is
+     * retried at the next round. Stops when the lease is no longer ours.
+     */
+    const renewing = (key: string, fence: number, leaseMillis: number, onRenew: (expiresAt: number) => void) =>
+      Effect.gen(function*() {
+        while (true) {
+          yield* Effect.sleep(Duration.millis(Math.max(1, Math.floor(leaseMillis / 3))))
+          const renewed = yield* Effect.either(renewOnce(key, fence, leaseMillis))
+          if (renewed._tag === "Right") {
+            if (renewed.right === undefined) return
+            onRenew(renewed.right)
+          }
+        }
+      })
 
     /** Takes the key's lease if it is free; `undefined` when someone else holds it. */
     const takeLease = (
       key: string,
       leaseMillis: number,
+      renew: boolean,
       held: Scope.Scope,
       commit: Effect.Effect<void, TokenStoreError>
     ) =>
@@ -221,42 +309,52 @@ export const make = (
           host: identity.host
         })
         yield* write({ sequence: fence, records: document.records, leases }, "lock", key, commit)
-        // Still under the mutex's uninterruptible region: the lease is never taken without its release.
-        yield* Scope.addFinalizer(held, releaseLease(key, fence))
+        // Still under the mutex's uninterruptible region: the lease is never taken without its release,
+        // and its renewal stops before the release runs.
+        let end = expiresAt
+        yield* Scope.addFinalizer(held, releaseLease(key, fence, () => end))
+        if (renew) {
+          // Forked from an uninterruptible region: made interruptible, or closing the lock would hang.
+          const renewal = yield* Effect.forkIn(
+            Effect.interruptible(renewing(key, fence, leaseMillis, (expiresAt) => void (end = expiresAt))),
+            storeScope
+          )
+          yield* Scope.addFinalizer(held, Fiber.interrupt(renewal))
+        }
         const lock: TokenStore.Lock = { key, fence, expiresAt }
         return lock
       })
 
-    const acquireLease = (key: string, leaseMillis: number, held: Scope.Scope) =>
+    const acquireLease = (key: string, leaseMillis: number, renew: boolean, held: Scope.Scope) =>
       Effect.gen(function*() {
         // Fibers of this store queue in memory and are handed the key at once on release; only the
         // one in front polls the file for holders in other stores and processes.
-        yield* Scope.extend(locks.acquire(key, leaseMillis), held)
-        let delay = Math.min(5, pollMillis)
-        while (true) {
+        yield* Scope.extend(locks.acquire(key, renew ? Duration.infinity : Duration.millis(leaseMillis)), held)
+        const attempt = Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const until = yield* heldUntil(yield* readDocument("lock", key), key, now)
-          if (until === undefined) {
-            const lock = yield* withMutex("lock", key, (commit) => takeLease(key, leaseMillis, held, commit))
-            if (lock !== undefined) return lock
-          } else {
-            const jitter = 0.5 + (yield* Random.next)
-            yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(delay * jitter, until - now))))
-            delay = Math.min(delay * 2, pollMillis)
-          }
-        }
+          const lock = until === undefined
+            ? yield* withMutex("lock", key, (commit) => takeLease(key, leaseMillis, renew, held, commit))
+            : undefined
+          return lock === undefined ? yield* new LockFile.Busy() : lock
+        })
+        return yield* Effect.retry(attempt, {
+          schedule: LockFile.pollSchedule(5, pollMillis),
+          while: (error) => error._tag === "Busy"
+        }).pipe(Effect.catchTag("Busy", () => Effect.dieMessage("the key lock poll ended while it was held")))
       })
 
     const lock = Effect.fn("NodeTokenStore.lock")(
-      function*(key: string, options: { readonly lease: Duration.DurationInput }) {
-        const leaseMillis = Duration.toMillis(options.lease)
+      function*(key: string, options: TokenStore.LockOptions) {
+        // Leases are at most `maxLease` (S42); a holder keeps a lock longer by renewing it.
+        const leaseMillis = clamp(Duration.toMillis(options.lease), 1, maxLeaseMillis)
         const held = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
-        return yield* acquireLease(key, leaseMillis, held).pipe(
+        return yield* acquireLease(key, leaseMillis, options.renew === true, held).pipe(
           Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(held, exit))
         )
       }
     )
 
-    const service: TokenStore.Service = { get, set, remove, lock }
-    return service
+    const backend: TokenStore.Backend = { get, set, remove, lock }
+    return TokenStore.make(backend)
   })

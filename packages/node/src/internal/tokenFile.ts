@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto"
 /** The `format` field that marks a token store document. */
 export const format = "effect-oauth/token-store"
 
-/** A stored record: the version of its last write and the `TokenStore.encodeRecord` text. */
+/** A stored record: the version of its last write and the record text (opaque here: `TokenStore.make` encodes it). */
 export interface Entry {
   readonly version: number
   readonly record: string
@@ -214,6 +214,34 @@ export const replace = <E>(
       ),
       Effect.zipRight(syncDirectory(fs, path.dirname(target)))
     ))
+
+/**
+ * Why `target` must not be used (SPEC S41), or `undefined` when it is fine or missing: a symbolic
+ * link, not of the expected type, owned by another user than `uid`, or writable by group or others.
+ */
+export const unsafeReason = (
+  fs: FileSystem.FileSystem,
+  target: string,
+  type: "File" | "Directory",
+  uid: number | undefined
+): Effect.Effect<string | undefined, PlatformError.PlatformError> =>
+  fs.readLink(target).pipe(
+    Effect.as<string | undefined>("is a symbolic link"),
+    Effect.catchAll((error) =>
+      isNotFound(error)
+        ? Effect.succeed(undefined)
+        : fs.stat(target).pipe(
+          Effect.map((info) => {
+            if (info.type !== type) return type === "File" ? "is not a regular file" : "is not a directory"
+            const owner = Option.getOrUndefined(info.uid)
+            if (uid !== undefined && owner !== undefined && owner !== uid) return "is owned by another user"
+            if ((info.mode & 0o022) !== 0) return "is writable by group or others"
+            return undefined
+          }),
+          Effect.catchIf(isNotFound, () => Effect.succeed(undefined))
+        )
+    )
+  )
 
 /**
  * Reads and validates the document; `None` when there is no file. A file larger than `maxBytes` is

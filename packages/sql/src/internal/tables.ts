@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as CreateTables from "../migrations/0001_create_tables.js"
 import * as PendingNonce from "../migrations/0002_pending_nonce.js"
+import * as LockQueue from "../migrations/0003_lock_queue.js"
 
 /** @internal */
 export const defaultPrefix = "effect_oauth_"
@@ -16,7 +17,7 @@ export const defaultPrefix = "effect_oauth_"
 export type Dialect = "pg" | "sqlite"
 
 /** @internal */
-export interface Tables extends CreateTables.Tables {
+export interface Tables extends LockQueue.Tables {
   readonly migrations: string
 }
 
@@ -28,6 +29,7 @@ export const tablesOf = (prefix: string = defaultPrefix): Effect.Effect<Tables> 
       locks: `${prefix}locks`,
       pending: `${prefix}pending`,
       sequence: `${prefix}sequence`,
+      waiters: `${prefix}lock_waiters`,
       migrations: `${prefix}migrations`
     })
     : Effect.dieMessage(
@@ -76,7 +78,8 @@ export const migrate = (
   Migrator.make({})({
     loader: Migrator.fromRecord({
       "0001_create_tables": CreateTables.make(tables),
-      "0002_pending_nonce": PendingNonce.make(tables)
+      "0002_pending_nonce": PendingNonce.make(tables),
+      "0003_lock_queue": LockQueue.make(tables)
     }),
     table: tables.migrations
   }).pipe(

@@ -32,6 +32,10 @@ const run = promisify(execFile)
 export interface Postgres {
   readonly url: string
   readonly stop: () => Promise<void>
+  /** Stops the server at once (`-m immediate`, like a crash), keeping its data. */
+  readonly halt: () => Promise<void>
+  /** Starts the halted server again, on the same port. */
+  readonly resume: () => Promise<void>
 }
 
 const missing = "PostgreSQL is needed by the @effect-oauth/sql tests and none was found: install the `postgresql` " +
@@ -97,7 +101,15 @@ export const startPostgres = async (): Promise<Postgres> => {
       "-c synchronous_commit=off",
       "-c full_page_writes=off"
     ].join(" ")
-    await asServer("pg_ctl", ["-D", data, "-l", path.join(dir, "server.log"), "-w", "-t", "60", "-o", options, "start"])
+    const startServer = () =>
+      asServer("pg_ctl", ["-D", data, "-l", path.join(dir, "server.log"), "-w", "-t", "60", "-o", options, "start"])
+    await startServer()
+    const halt = async () => {
+      await asServer("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"])
+    }
+    const resume = async () => {
+      await startServer()
+    }
     const stop = async () => {
       await asServer("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => undefined)
       rmSync(dir, { recursive: true, force: true })
@@ -116,7 +128,7 @@ export const startPostgres = async (): Promise<Postgres> => {
       await stop()
       throw error
     }
-    return { url: `postgres://postgres@127.0.0.1:${port}/effect_oauth_test`, stop }
+    return { url: `postgres://postgres@127.0.0.1:${port}/effect_oauth_test`, stop, halt, resume }
   } catch (error) {
     rmSync(dir, { recursive: true, force: true })
     throw error

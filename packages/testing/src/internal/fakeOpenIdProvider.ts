@@ -6,6 +6,7 @@
  * @internal
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
@@ -77,11 +78,17 @@ interface State {
   readonly jwksRequests: number
   readonly userinfoRequests: number
   readonly userinfoSub: string | undefined
+  readonly jwksStatus: number | undefined
 }
 
 /** @internal */
 export interface Service {
   readonly server: FakeAuthorizationServer.FakeAuthorizationServer.Service
+  /**
+   * The server answering as this provider (`handle`, `answer`, `httpClient`, `approve`), to serve over
+   * real HTTP with `FakeAuthorizationServerHttp`.
+   */
+  readonly asServer: FakeAuthorizationServer.FakeAuthorizationServer.Service
   readonly httpClient: HttpClient.HttpClient
   readonly algorithm: SigningAlgorithm
   readonly jwksUri: string
@@ -93,6 +100,7 @@ export interface Service {
   readonly rotateKeys: (options?: { readonly keepOld?: boolean | undefined }) => Effect.Effect<void>
   readonly injectIdTokenFault: (fault: IdTokenFault, times?: number) => Effect.Effect<void>
   readonly setUserinfoSubject: (sub: string | undefined) => Effect.Effect<void>
+  readonly setJwksStatus: (status: number | undefined) => Effect.Effect<void>
   readonly sign: (claims: Readonly<Record<string, unknown>>) => Effect.Effect<string>
   readonly jwks: Effect.Effect<Jose.JSONWebKeySet>
   readonly jwksRequests: Effect.Effect<number>
@@ -158,7 +166,8 @@ export const make = (
       faults: [],
       jwksRequests: 0,
       userinfoRequests: 0,
-      userinfoSub: undefined
+      userinfoSub: undefined,
+      jwksStatus: undefined
     })
     const extraClaims = options.claims ?? (() => ({}))
 
@@ -273,29 +282,50 @@ export const make = (
         return json(request, 200, { ...extraClaims(user), sub: override ?? user })
       })
 
-    const handle = (request: HttpClientRequest.HttpClientRequest) =>
+    /** The OpenID provider's own endpoints, and the server's answers with ID Tokens added. */
+    const adapt = (
+      request: HttpClientRequest.HttpClientRequest,
+      serverAnswer: Effect.Effect<FakeAuthorizationServer.Answer, HttpClientError.HttpClientError>
+    ): Effect.Effect<FakeAuthorizationServer.Answer, HttpClientError.HttpClientError> =>
       Effect.gen(function*() {
+        const respond = (response: HttpClientResponse.HttpClientResponse): FakeAuthorizationServer.Answer => ({
+          _tag: "Response",
+          response
+        })
         const url = new URL(request.url)
         if (url.pathname === jwksPath && request.method === "GET") {
           const s = yield* Ref.updateAndGet(state, (s) => ({ ...s, jwksRequests: s.jwksRequests + 1 }))
-          return json(request, 200, { keys: s.published.map((key) => key.publicJwk) })
+          if (s.jwksStatus !== undefined) return respond(json(request, s.jwksStatus, { error: "unavailable" }))
+          return respond(json(request, 200, { keys: s.published.map((key) => key.publicJwk) }))
         }
-        if (url.pathname === userinfoPath) return yield* userinfo(request)
-        const response = yield* server.handle(request)
-        if (url.pathname === tokenPath && request.method === "POST") return yield* augmentToken(request, response)
+        if (url.pathname === userinfoPath) return respond(yield* userinfo(request))
+        const answer = yield* serverAnswer
+        if (answer._tag !== "Response") return answer
+        const response = answer.response
+        if (url.pathname === tokenPath && request.method === "POST") {
+          return respond(yield* augmentToken(request, response))
+        }
         if (url.pathname === discoveryPath && response.status === 200) {
           const body = Option.getOrUndefined(internal.parseJson(yield* Effect.orDie(response.text)))
-          return json(request, 200, {
+          return respond(json(request, 200, {
             ...(typeof body === "object" && body !== null ? body : {}),
             jwks_uri: jwksUri,
             userinfo_endpoint: userinfoEndpoint,
             id_token_signing_alg_values_supported: [algorithm],
             subject_types_supported: ["public"],
             response_types_supported: ["code"]
-          })
+          }))
         }
-        return response
+        return answer
       })
+
+    const handle = (request: HttpClientRequest.HttpClientRequest) =>
+      Effect.flatMap(
+        adapt(request, Effect.map(server.handle(request), (response) => ({ _tag: "Response" as const, response }))),
+        (answer) => answer._tag === "Response" ? Effect.succeed(answer.response) : Effect.never
+      )
+
+    const answer = (request: HttpClientRequest.HttpClientRequest) => adapt(request, server.answer(request))
 
     const approve = (
       authorizationUrl: string | URL,
@@ -331,6 +361,7 @@ export const make = (
 
     return {
       server,
+      asServer: { ...server, handle, answer, httpClient, approve: (url, options) => approve(url, options) },
       httpClient,
       algorithm,
       jwksUri,
@@ -340,6 +371,7 @@ export const make = (
       injectIdTokenFault: (fault, times = 1) =>
         Ref.update(state, (s) => ({ ...s, faults: [...s.faults, ...Array.from({ length: times }, () => fault)] })),
       setUserinfoSubject: (sub) => Ref.update(state, (s) => ({ ...s, userinfoSub: sub })),
+      setJwksStatus: (status) => Ref.update(state, (s) => ({ ...s, jwksStatus: status })),
       sign: (claims) => Effect.flatMap(currentKey, (key) => signWith(key, algorithm, claims)),
       jwks: Effect.map(Ref.get(state), (s) => ({ keys: s.published.map((key) => key.publicJwk) })),
       jwksRequests: Effect.map(Ref.get(state), (s) => s.jwksRequests),

@@ -1,4 +1,4 @@
-import { OAuthClient, OAuthConfig } from "@effect-oauth/core"
+import { Discovery, OAuthClient, OAuthConfig } from "@effect-oauth/core"
 import { FakeAuthorizationServer, OAuthTest } from "@effect-oauth/testing"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
@@ -52,7 +52,7 @@ const discoverWith = (
 ) =>
   Effect.gen(function*() {
     const recording = yield* RecordingClient.make(reply)
-    const result = yield* Effect.either(Effect.provide(OAuthConfig.discover(asked, options), recording.layer))
+    const result = yield* Effect.either(Effect.provide(Discovery.discover(asked, options), recording.layer))
     return { result, requests: yield* recording.log }
   })
 
@@ -71,10 +71,10 @@ const discoveredLayer = (
     Layer.provideMerge(FakeAuthorizationServer.layerWithHttpClient(server))
   )
 
-describe("OAuthConfig.discover (RFC 8414)", () => {
+describe("Discovery.discover (RFC 8414)", () => {
   it.effect("reads the RFC 8414 document from /.well-known/oauth-authorization-server (S31)", () =>
     withFake()(Effect.gen(function*() {
-      const metadata = yield* OAuthConfig.discover(credal)
+      const metadata = yield* Discovery.discover(credal)
       assert.strictEqual(metadata.issuer, credal)
       assert.strictEqual(metadata.authorizationEndpoint, `${credal}/api/oauth/authorize`)
       assert.strictEqual(metadata.tokenEndpoint, `${credal}/api/oauth/token`)
@@ -98,7 +98,7 @@ describe("OAuthConfig.discover (RFC 8414)", () => {
 
   it.effect("falls back to /.well-known/openid-configuration when the RFC 8414 document is 404 (S31)", () =>
     withFake({ metadata: "openid" })(Effect.gen(function*() {
-      const metadata = yield* OAuthConfig.discover(credal)
+      const metadata = yield* Discovery.discover(credal)
       assert.strictEqual(metadata.tokenEndpoint, `${credal}/api/oauth/token`)
       assert.deepStrictEqual(yield* metadataRequests, [
         [`${credal}/.well-known/oauth-authorization-server`, 404],
@@ -109,12 +109,12 @@ describe("OAuthConfig.discover (RFC 8414)", () => {
   it.effect("without the OpenID fallback, or with no document at all, discovery fails with NotFound (S31)", () =>
     Effect.gen(function*() {
       const noFallback = yield* withFake({ metadata: "openid" })(Effect.gen(function*() {
-        const error = yield* Effect.flip(OAuthConfig.discover(credal, { openIdFallback: false }))
+        const error = yield* Effect.flip(Discovery.discover(credal, { openIdFallback: false }))
         assert.strictEqual((yield* metadataRequests).length, 1)
         return error
       }))
       assert.strictEqual(noFallback.reason, "NotFound")
-      const none = yield* withFake({ metadata: "none" })(Effect.flip(OAuthConfig.discover(credal)))
+      const none = yield* withFake({ metadata: "none" })(Effect.flip(Discovery.discover(credal)))
       assert.strictEqual(none.reason, "NotFound")
       assert.include(none.message, credal)
       assert.include(none.message, "/.well-known/openid-configuration")
@@ -137,15 +137,15 @@ describe("OAuthConfig.discover (RFC 8414)", () => {
   it.effect("a document naming another issuer is rejected, even one differing by a trailing slash (S31)", () =>
     Effect.gen(function*() {
       const evil = yield* withFake({ metadataIssuer: "https://evil.example" })(
-        Effect.flip(OAuthConfig.discover(credal))
+        Effect.flip(Discovery.discover(credal))
       )
       assert.strictEqual(evil.reason, "IssuerMismatch")
       assert.include(evil.message, credal)
       assert.include(evil.message, "https://evil.example")
-      const slash = yield* withFake()(Effect.flip(OAuthConfig.discover(`${credal}/`)))
+      const slash = yield* withFake()(Effect.flip(Discovery.discover(`${credal}/`)))
       assert.strictEqual(slash.reason, "IssuerMismatch")
       const fallback = yield* withFake({ metadata: "openid", metadataIssuer: `${credal}/other` })(
-        Effect.flip(OAuthConfig.discover(credal))
+        Effect.flip(Discovery.discover(credal))
       )
       assert.strictEqual(fallback.reason, "IssuerMismatch")
       assert.strictEqual(fallback.url, `${credal}/.well-known/openid-configuration`)
@@ -153,22 +153,22 @@ describe("OAuthConfig.discover (RFC 8414)", () => {
 
   it.effect("an issuer with a path: RFC 8414 inserts the well-known segment before it, OpenID appends (S31)", () =>
     Effect.gen(function*() {
-      const urls = OAuthConfig.wellKnownUrls(new URL("https://auth.example.com/tenants/acme/"))
+      const urls = Discovery.wellKnownUrls(new URL("https://auth.example.com/tenants/acme/"))
       assert.strictEqual(
         urls.oauth.href,
         "https://auth.example.com/.well-known/oauth-authorization-server/tenants/acme"
       )
       assert.strictEqual(urls.openid.href, "https://auth.example.com/tenants/acme/.well-known/openid-configuration")
-      const root = OAuthConfig.wellKnownUrls(new URL("https://auth.example.com"))
+      const root = Discovery.wellKnownUrls(new URL("https://auth.example.com"))
       assert.strictEqual(root.oauth.href, "https://auth.example.com/.well-known/oauth-authorization-server")
       assert.strictEqual(root.openid.href, "https://auth.example.com/.well-known/openid-configuration")
 
       const tenant = "https://auth.example.com/tenants/acme"
-      const metadata = yield* withFake({ issuer: tenant })(OAuthConfig.discover(tenant))
+      const metadata = yield* withFake({ issuer: tenant })(Discovery.discover(tenant))
       assert.strictEqual(metadata.issuer, tenant)
       assert.strictEqual(metadata.tokenEndpoint, `${tenant}/api/oauth/token`)
       const viaOpenId = yield* withFake({ issuer: tenant, metadata: "openid" })(Effect.gen(function*() {
-        yield* OAuthConfig.discover(tenant)
+        yield* Discovery.discover(tenant)
         return yield* metadataRequests
       }))
       assert.deepStrictEqual(viaOpenId, [
@@ -272,14 +272,14 @@ describe("OAuthConfig.discover (RFC 8414)", () => {
     withFake()(Effect.gen(function*() {
       const server = yield* Server
       yield* server.inject(Fault.MalformedBody({ endpoint: "metadata", kind: "html" }))
-      assert.strictEqual((yield* Effect.flip(OAuthConfig.discover(credal))).reason, "Body")
+      assert.strictEqual((yield* Effect.flip(Discovery.discover(credal))).reason, "Body")
       yield* server.inject(Fault.Status({ endpoint: "metadata", status: 503 }))
-      assert.strictEqual((yield* Effect.flip(OAuthConfig.discover(credal))).reason, "Status")
+      assert.strictEqual((yield* Effect.flip(Discovery.discover(credal))).reason, "Status")
       yield* server.inject(Fault.Delay({ endpoint: "metadata", duration: Duration.minutes(5) }))
-      const fiber = yield* Effect.fork(Effect.flip(OAuthConfig.discover(credal, { timeout: Duration.seconds(10) })))
+      const fiber = yield* Effect.fork(Effect.flip(Discovery.discover(credal, { timeout: Duration.seconds(10) })))
       yield* TestClock.adjust(Duration.seconds(10))
       assert.strictEqual((yield* Fiber.join(fiber)).reason, "Timeout")
-      yield* OAuthConfig.discover(credal)
+      yield* Discovery.discover(credal)
     })))
 })
 
@@ -358,22 +358,22 @@ describe("OAuthConfig.layerDiscovery (S31)", () => {
   it.effect("fromMetadata: client_secret_basic when the list is absent, a typed error when nothing fits (S31)", () =>
     Effect.gen(function*() {
       const metadata = (fields: Record<string, unknown>) =>
-        OAuthConfig.AuthorizationServerMetadata.make({
+        Discovery.AuthorizationServerMetadata.make({
           issuer,
           authorizationEndpoint: `${issuer}/authorize`,
           tokenEndpoint: `${issuer}/token`,
           ...fields
         })
-      const absent = yield* OAuthConfig.fromMetadata(metadata({}), client)
+      const absent = yield* Discovery.fromMetadata(metadata({}), client)
       assert.strictEqual(absent.clientAuthMethod, "client_secret_basic")
       assert.isFalse(absent.requireIssuerParameter)
       assert.isUndefined(absent.revocationEndpoint)
       const unsupported = yield* Effect.flip(
-        OAuthConfig.fromMetadata(metadata({ tokenEndpointAuthMethodsSupported: ["private_key_jwt"] }), client)
+        Discovery.fromMetadata(metadata({ tokenEndpointAuthMethodsSupported: ["private_key_jwt"] }), client)
       )
       assert.strictEqual(unsupported.reason, "UnsupportedAuthMethod")
       assert.include(unsupported.message, "private_key_jwt")
-      const chosen = yield* OAuthConfig.fromMetadata(
+      const chosen = yield* Discovery.fromMetadata(
         metadata({ tokenEndpointAuthMethodsSupported: ["private_key_jwt"] }),
         { ...client, clientAuthMethod: "client_secret_post" }
       )
