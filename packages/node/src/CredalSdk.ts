@@ -24,13 +24,11 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
-import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 
 /**
@@ -261,8 +259,9 @@ export const fetcher = (
   })
 
 /**
- * An `apiKey` supplier for the SDK acting for `key`: the current access token, returned at once while
- * it is fresh, else a Promise of a refreshed one. A failure rejects with the typed error itself
+ * An `apiKey` supplier for the SDK acting for `key` (`AccessTokens.supplier`): the current access
+ * token, returned at once from memory while it is fresh (invalidations seen), else a Promise of a
+ * refreshed one. A failure rejects with the typed error itself
  * (`ReauthorizationRequired`…, an `OAuthError`), never a `FiberFailure`. Prefer {@link clientOptions},
  * which also refreshes after a 401 and surfaces failures as `CredalError`s.
  *
@@ -270,23 +269,7 @@ export const fetcher = (
  * @category constructors
  */
 export const apiKey = (key: string): Effect.Effect<() => string | Promise<string>, never, AccessTokens.AccessTokens> =>
-  Effect.gen(function*() {
-    const accessTokens = yield* AccessTokens.AccessTokens
-    const runtime = yield* Effect.runtime<never>()
-    const run = Runtime.runPromiseExit(runtime)
-    // The last token and until when it is surely fresh (a minute before expiry), on the wall clock.
-    let cached: { readonly token: string; readonly freshUntil: number } | undefined
-    const refreshMargin = 60_000
-    return () => {
-      if (cached !== undefined && Date.now() < cached.freshUntil) return cached.token
-      return run(accessTokens.tokens(key)).then((exit) => {
-        if (Exit.isFailure(exit)) return Promise.reject(Cause.squash(exit.cause))
-        const token = Redacted.value(exit.value.accessToken)
-        cached = { token, freshUntil: DateTime.toEpochMillis(exit.value.expiresAt) - refreshMargin }
-        return token
-      })
-    }
-  })
+  AccessTokens.supplier(key)
 
 /**
  * The options of `new CredalClient(...)` acting for `key`: the {@link fetcher}, an `apiKey` the SDK
