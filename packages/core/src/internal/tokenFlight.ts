@@ -16,29 +16,16 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
+import type { GetError as AccessTokensGetError } from "../AccessTokens.js"
 import type { OAuthClient } from "../OAuthClient.js"
-import {
-  type ErrorResponse,
-  type HttpError,
-  type InvalidTokenResponse,
-  ReauthorizationRequired,
-  RefreshOutcomeUnknown,
-  TokenStoreError,
-  type VersionConflict
-} from "../OAuthError.js"
+import { ReauthorizationRequired, RefreshOutcomeUnknown, TokenStoreError, type VersionConflict } from "../OAuthError.js"
 import type * as TokenSet from "../TokenSet.js"
 import type { TokenStore } from "../TokenStore.js"
 import * as Policy from "./refreshPolicy.js"
 import * as TokenCache from "./tokenCache.js"
 
-/** What a refresh can fail with (`AccessTokens.GetError`). @internal */
-export type GetError =
-  | ReauthorizationRequired
-  | RefreshOutcomeUnknown
-  | ErrorResponse
-  | HttpError
-  | InvalidTokenResponse
-  | TokenStoreError
+/** What a refresh can fail with. @internal */
+export type GetError = AccessTokensGetError
 
 /** @internal */
 export interface Deps {
