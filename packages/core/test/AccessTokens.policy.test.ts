@@ -88,7 +88,18 @@ describe("refresh policy", () => {
           assert.isDefined(stored)
           if (stored === undefined) return
           assert.strictEqual(decision.tokens, stored.tokens)
-          assert.isFalse(due(stored.tokens, now), "adopted tokens that are due")
+          if (due(stored.tokens, now)) {
+            // Due tokens are adopted only while valid, and only when they are newer than the ones that
+            // made this process refresh (S46); the store holds no possibly-spent mark here (S44).
+            const basis = cached === undefined || cached._tag === "Dead"
+              ? undefined
+              : cached._tag === "Unpersisted"
+              ? cached.base
+              : cached.version
+            assert.isFalse(decision.possiblySpent)
+            assert.isTrue(now < DateTime.toEpochMillis(stored.tokens.expiresAt), "adopted tokens that expired")
+            assert.isTrue(basis !== undefined && basis !== stored.version, "adopted due tokens that are not newer")
+          }
           return
         }
         case "Reauthorize": {
