@@ -17,6 +17,25 @@ import type { PendingAuthorization } from "./PendingAuthorization.js"
 import type { TokenSet } from "./TokenSet.js"
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthError, TokenValidator } from "@effect-oauth/core"
+ * import { Effect, Option } from "effect"
+ *
+ * // Rejects every exchange whose response carries no ID Token.
+ * const requireIdToken: TokenValidator.Service = {
+ *   exchange: (tokens) =>
+ *     Option.isSome(tokens.idToken)
+ *       ? Effect.void
+ *       : Effect.fail(new OAuthError.InvalidIdToken({ check: "missing", during: "exchange" })),
+ *   refresh: () => Effect.void
+ * }
+ * const program = Effect.flatMap(TokenValidator.TokenValidator, (validator) => Effect.succeed(validator)).pipe(
+ *   Effect.provideService(TokenValidator.TokenValidator, requireIdToken)
+ * )
+ * assert.strictEqual(Effect.runSync(program), requireIdToken)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -30,6 +49,24 @@ export interface Service {
 /**
  * Accepts every token response.
  *
+ * @example
+ * ```ts
+ * import { TokenSet, TokenValidator } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.none(),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: []
+ * })
+ * Effect.runSync(TokenValidator.acceptAll.refresh(tokens, Option.none()))
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -40,6 +77,16 @@ export const acceptAll: Service = {
 
 /**
  * The validator `OAuthClient.make` uses; `acceptAll` unless one is provided.
+ *
+ * @example
+ * ```ts
+ * import { TokenValidator } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ *
+ * // A `Context.Reference`: without a layer, `acceptAll` is used.
+ * const validator = Effect.runSync(TokenValidator.TokenValidator)
+ * assert.strictEqual(validator, TokenValidator.acceptAll)
+ * ```
  *
  * @since 0.1.0
  * @category tags
