@@ -62,11 +62,21 @@ export class AuthorizationServerMetadata
  * @example
  * ```ts
  * import { Discovery } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect } from "effect"
  *
+ * // A server that publishes no metadata.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(HttpClientResponse.fromWeb(request, new Response("not found", { status: 404 })))
+ * )
  * // Only RFC 8414, with a short deadline.
  * const options: Discovery.DiscoverOptions = { openIdFallback: false, timeout: "5 seconds" }
- * const program = Discovery.discover("https://auth.example.com", options)
- * void program
+ * const error = await Effect.runPromise(
+ *   Effect.flip(Discovery.discover("https://auth.example.com", options)).pipe(
+ *     Effect.provideService(HttpClient.HttpClient, server)
+ *   )
+ * )
+ * assert.strictEqual(error.reason, "NotFound")
  * ```
  *
  * @since 0.1.0

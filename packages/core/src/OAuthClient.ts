@@ -177,10 +177,26 @@ export type CallbackInput =
 /**
  * @example
  * ```ts
- * import type { OAuthClient } from "@effect-oauth/core"
+ * import { OAuthClient } from "@effect-oauth/core"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
  *
- * const status = (error: OAuthClient.CallbackError): number => error._tag === "AuthorizationDenied" ? 403 : 400
- * void status
+ * const Client = OAuthClient.layerWithConfig({
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback"
+ * }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, HttpClient.make(() => Effect.die("no request expected")))))
+ * const program = Effect.gen(function*() {
+ *   const client = yield* OAuthClient.OAuthClient
+ *   const { pending } = yield* client.authorize()
+ *   // The user said no at the authorization server.
+ *   const callback = { error: "access_denied", state: Redacted.value(pending.state) }
+ *   const error: OAuthClient.CallbackError = yield* Effect.flip(client.callback(callback, pending))
+ *   return error._tag
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Client)), "AuthorizationDenied")
  * ```
  *
  * @since 0.1.0
@@ -191,11 +207,35 @@ export type CallbackError = AuthorizationDenied | StateMismatch | IssuerMismatch
 /**
  * @example
  * ```ts
- * import type { OAuthClient } from "@effect-oauth/core"
+ * import { OAuthClient, type OAuthConfig } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
  *
- * // Only a transport failure is worth a new sign-in attempt later; the others need attention.
- * const retryable = (error: OAuthClient.ExchangeError): boolean => error._tag === "HttpError"
- * void retryable
+ * // A fake token endpoint that refuses every code.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(JSON.stringify({ error: "invalid_grant" }), { status: 400, headers: { "content-type": "application/json" } })
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["openid"]
+ * }
+ * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
+ * const program = Effect.gen(function*() {
+ *   const client = yield* OAuthClient.OAuthClient
+ *   const { pending } = yield* client.authorize()
+ *   const error: OAuthClient.ExchangeError = yield* Effect.flip(client.exchange(Redacted.make("code-1"), pending))
+ *   return error._tag === "ErrorResponse" ? error.error : error._tag
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Client)), "invalid_grant")
  * ```
  *
  * @since 0.1.0

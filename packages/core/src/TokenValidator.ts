@@ -19,8 +19,9 @@ import type { TokenSet } from "./TokenSet.js"
 /**
  * @example
  * ```ts
- * import { OAuthError, TokenValidator } from "@effect-oauth/core"
- * import { Effect, Option } from "effect"
+ * import { OAuthClient, type OAuthConfig, OAuthError, TokenValidator } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect, Layer, Option, Redacted } from "effect"
  *
  * // Rejects every exchange whose response carries no ID Token.
  * const requireIdToken: TokenValidator.Service = {
@@ -30,10 +31,34 @@ import type { TokenSet } from "./TokenSet.js"
  *       : Effect.fail(new OAuthError.InvalidIdToken({ check: "missing", during: "exchange" })),
  *   refresh: () => Effect.void
  * }
- * const program = Effect.flatMap(TokenValidator.TokenValidator, (validator) => Effect.succeed(validator)).pipe(
- *   Effect.provideService(TokenValidator.TokenValidator, requireIdToken)
+ * // A fake token endpoint that answers without an `id_token`.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(JSON.stringify({ access_token: "at-1", token_type: "Bearer" }), { status: 200, headers: { "content-type": "application/json" } })
+ *     )
+ *   )
  * )
- * assert.strictEqual(Effect.runSync(program), requireIdToken)
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["openid"]
+ * }
+ * const Client = OAuthClient.layerWithConfig(options).pipe(
+ *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server)),
+ *   Layer.provide(Layer.succeed(TokenValidator.TokenValidator, requireIdToken))
+ * )
+ * const program = Effect.gen(function*() {
+ *   const client = yield* OAuthClient.OAuthClient
+ *   const { pending } = yield* client.authorize()
+ *   return yield* Effect.flip(client.exchange(Redacted.make("code-1"), pending))
+ * })
+ * const error = await Effect.runPromise(Effect.provide(program, Client))
+ * assert.ok(error._tag === "InvalidIdToken" && error.check === "missing")
  * ```
  *
  * @since 0.1.0
