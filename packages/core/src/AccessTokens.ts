@@ -48,6 +48,15 @@ import { TokenStore } from "./TokenStore.js"
 /**
  * What `get` can fail with.
  *
+ * @example
+ * ```ts
+ * import { type AccessTokens, OAuthError } from "@effect-oauth/core"
+ *
+ * const answer = (error: AccessTokens.GetError): string =>
+ *   error._tag === "ReauthorizationRequired" ? "redirect to /login" : "try again later"
+ * assert.strictEqual(answer(new OAuthError.ReauthorizationRequired({ reason: "no-tokens" })), "redirect to /login")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -61,6 +70,16 @@ export type GetError =
   | TokenStoreError
 
 /**
+ * @example
+ * ```ts
+ * import { AccessTokens } from "@effect-oauth/core"
+ *
+ * // Every caller whose token is due waits for the refresh, which starts two minutes before expiry.
+ * const options: AccessTokens.Options = { refreshMode: "blocking", refreshWindow: "2 minutes", cacheCapacity: 10_000 }
+ * const layer = AccessTokens.layer(options)
+ * void layer
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -89,6 +108,58 @@ export interface Options {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { AccessTokens, OAuthClient, type OAuthConfig, TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { DateTime, Effect, Layer, Option, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ * const Tokens = AccessTokens.layer().pipe(
+ *   Layer.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
+ *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server))
+ * )
+ * // The tokens of a sign-in whose access token has just expired.
+ * const signedIn = Effect.map(DateTime.now, (now) =>
+ *   new TokenSet.TokenSet({
+ *     accessToken: Redacted.make("at-0"),
+ *     tokenType: "Bearer",
+ *     refreshToken: Option.some(Redacted.make("rt-0")),
+ *     expiresAt: now,
+ *     refreshExpiresAt: Option.none(),
+ *     issuedAt: DateTime.subtract(now, { hours: 1 }),
+ *     scopes: ["read"]
+ *   }))
+ *
+ * const program = Effect.gen(function*() {
+ *   const tokens: AccessTokens.Service = yield* AccessTokens.AccessTokens
+ *   yield* tokens.save("user-1", yield* signedIn)
+ *   // Due: `get` refreshes once and stores the new tokens before answering.
+ *   const token = yield* tokens.get("user-1")
+ *   return Redacted.value(token)
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Tokens)), "at-1")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -119,13 +190,117 @@ export interface Service {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { AccessTokens, OAuthClient, type OAuthConfig, TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { DateTime, Effect, Layer, Option, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ * const Tokens = AccessTokens.layer().pipe(
+ *   Layer.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
+ *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server))
+ * )
+ * // The tokens of a sign-in whose access token has just expired.
+ * const signedIn = Effect.map(DateTime.now, (now) =>
+ *   new TokenSet.TokenSet({
+ *     accessToken: Redacted.make("at-0"),
+ *     tokenType: "Bearer",
+ *     refreshToken: Option.some(Redacted.make("rt-0")),
+ *     expiresAt: now,
+ *     refreshExpiresAt: Option.none(),
+ *     issuedAt: DateTime.subtract(now, { hours: 1 }),
+ *     scopes: ["read"]
+ *   }))
+ *
+ * const program = Effect.gen(function*() {
+ *   const tokens = yield* AccessTokens.AccessTokens
+ *   yield* tokens.save("user-1", yield* signedIn)
+ *   const set = yield* tokens.tokens("user-1")
+ *   return Option.map(set.refreshToken, Redacted.value)
+ * })
+ * // The rotated refresh token replaced the old one.
+ * assert.deepStrictEqual(await Effect.runPromise(Effect.provide(program, Tokens)), Option.some("rt-1"))
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
 export class AccessTokens extends Context.Tag("@effect-oauth/core/AccessTokens")<AccessTokens, Service>() {}
 
 /**
- * Token requests made to refresh, by outcome.
+ * Refresh token requests sent by `AccessTokens`, counted as each one is sent.
+ *
+ * @example
+ * ```ts
+ * import { AccessTokens, OAuthClient, type OAuthConfig, TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { DateTime, Effect, Layer, Metric, Option, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ * const Tokens = AccessTokens.layer().pipe(
+ *   Layer.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
+ *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server))
+ * )
+ * // The tokens of a sign-in whose access token has just expired.
+ * const signedIn = Effect.map(DateTime.now, (now) =>
+ *   new TokenSet.TokenSet({
+ *     accessToken: Redacted.make("at-0"),
+ *     tokenType: "Bearer",
+ *     refreshToken: Option.some(Redacted.make("rt-0")),
+ *     expiresAt: now,
+ *     refreshExpiresAt: Option.none(),
+ *     issuedAt: DateTime.subtract(now, { hours: 1 }),
+ *     scopes: ["read"]
+ *   }))
+ *
+ * const program = Effect.gen(function*() {
+ *   const tokens = yield* AccessTokens.AccessTokens
+ *   yield* tokens.save("user-1", yield* signedIn)
+ *   yield* tokens.get("user-1")
+ *   return yield* Metric.value(AccessTokens.refreshCounter)
+ * })
+ * const state = await Effect.runPromise(Effect.provide(program, Tokens))
+ * assert.ok(state.count >= 1)
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -138,6 +313,16 @@ export const refreshCounter = Metric.counter("effect_oauth_refreshes_total", {
 /**
  * Keys whose grant ended, so that their user has to sign in again.
  *
+ * @example
+ * ```ts
+ * import { AccessTokens } from "@effect-oauth/core"
+ * import { Effect, Metric } from "effect"
+ *
+ * // A counter: read it, or export it with the rest of the application's metrics.
+ * const state = Effect.runSync(Metric.value(AccessTokens.reauthorizationCounter))
+ * assert.strictEqual(typeof state.count, "number")
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -147,6 +332,60 @@ export const reauthorizationCounter = Metric.counter("effect_oauth_reauthorizati
 })
 
 /**
+ * @example
+ * ```ts
+ * import { AccessTokens, OAuthClient, type OAuthConfig, TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { DateTime, Effect, Layer, Option, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ * const Tokens = AccessTokens.layer().pipe(
+ *   Layer.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
+ *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server))
+ * )
+ * // The tokens of a sign-in whose access token has just expired.
+ * const signedIn = Effect.map(DateTime.now, (now) =>
+ *   new TokenSet.TokenSet({
+ *     accessToken: Redacted.make("at-0"),
+ *     tokenType: "Bearer",
+ *     refreshToken: Option.some(Redacted.make("rt-0")),
+ *     expiresAt: now,
+ *     refreshExpiresAt: Option.none(),
+ *     issuedAt: DateTime.subtract(now, { hours: 1 }),
+ *     scopes: ["read"]
+ *   }))
+ *
+ * const program = Effect.gen(function*() {
+ *   const tokens = yield* AccessTokens.make({ refreshMode: "blocking" })
+ *   const missing = yield* Effect.flip(tokens.get("nobody"))
+ *   return missing._tag
+ * }).pipe(
+ *   Effect.scoped,
+ *   Effect.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
+ *   Effect.provide(Layer.succeed(HttpClient.HttpClient, server))
+ * )
+ * assert.strictEqual(await Effect.runPromise(program), "ReauthorizationRequired")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -305,6 +544,57 @@ export const make = (
   })
 
 /**
+ * @example
+ * ```ts
+ * import { AccessTokens, OAuthClient, type OAuthConfig, TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { DateTime, Effect, Layer, Option, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ * const Tokens = AccessTokens.layer().pipe(
+ *   Layer.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
+ *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server))
+ * )
+ * // The tokens of a sign-in whose access token has just expired.
+ * const signedIn = Effect.map(DateTime.now, (now) =>
+ *   new TokenSet.TokenSet({
+ *     accessToken: Redacted.make("at-0"),
+ *     tokenType: "Bearer",
+ *     refreshToken: Option.some(Redacted.make("rt-0")),
+ *     expiresAt: now,
+ *     refreshExpiresAt: Option.none(),
+ *     issuedAt: DateTime.subtract(now, { hours: 1 }),
+ *     scopes: ["read"]
+ *   }))
+ *
+ * const program = Effect.gen(function*() {
+ *   const tokens = yield* AccessTokens.AccessTokens
+ *   yield* tokens.save("user-1", yield* signedIn)
+ *   return yield* tokens.signOut("user-1")
+ * })
+ * // No revocation endpoint is configured: the tokens are removed all the same.
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Tokens)), "unsupported")
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -317,6 +607,58 @@ export const layer = (
  * `@credal/sdk`): it answers a fresh access token synchronously from memory, without entering the
  * Effect runtime, and otherwise returns a Promise of `get` on the current runtime that rejects with
  * the typed error itself (an `OAuthError` instance such as `ReauthorizationRequired`).
+ *
+ * @example
+ * ```ts
+ * import { AccessTokens, OAuthClient, type OAuthConfig, TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { DateTime, Effect, Layer, Option, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ * const Tokens = AccessTokens.layer().pipe(
+ *   Layer.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
+ *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server))
+ * )
+ * // The tokens of a sign-in whose access token has just expired.
+ * const signedIn = Effect.map(DateTime.now, (now) =>
+ *   new TokenSet.TokenSet({
+ *     accessToken: Redacted.make("at-0"),
+ *     tokenType: "Bearer",
+ *     refreshToken: Option.some(Redacted.make("rt-0")),
+ *     expiresAt: now,
+ *     refreshExpiresAt: Option.none(),
+ *     issuedAt: DateTime.subtract(now, { hours: 1 }),
+ *     scopes: ["read"]
+ *   }))
+ *
+ * const program = Effect.gen(function*() {
+ *   const tokens = yield* AccessTokens.AccessTokens
+ *   yield* tokens.save("user-1", yield* signedIn)
+ *   // For an SDK option such as `apiKey: () => string | Promise<string>`.
+ *   const apiKey = yield* AccessTokens.supplier("user-1")
+ *   return yield* Effect.promise(async () => apiKey())
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Tokens)), "at-1")
+ * ```
  *
  * @since 0.1.0
  * @category constructors

@@ -10,6 +10,14 @@ const encoder = new TextEncoder()
 /**
  * Compares two strings in time that depends only on their lengths.
  *
+ * @example
+ * ```ts
+ * import { ConstantTime } from "@effect-oauth/core"
+ *
+ * assert.strictEqual(ConstantTime.equals("state-1", "state-1"), true)
+ * assert.strictEqual(ConstantTime.equals("state-1", "state-2"), false)
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -17,6 +25,14 @@ export const equals = (a: string, b: string): boolean => bytesEqual(encoder.enco
 
 /**
  * Compares two byte arrays in time that depends only on their lengths.
+ *
+ * @example
+ * ```ts
+ * import { ConstantTime } from "@effect-oauth/core"
+ *
+ * assert.strictEqual(ConstantTime.bytesEqual(new Uint8Array([1, 2, 3]), new Uint8Array([1, 2, 3])), true)
+ * assert.strictEqual(ConstantTime.bytesEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2, 0])), false)
+ * ```
  *
  * @since 0.1.0
  * @category utils

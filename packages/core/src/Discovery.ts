@@ -21,6 +21,21 @@ import * as ServerExchange from "./ServerExchange.js"
  * The authorization server metadata this library uses (RFC 8414 §2, RFC 9207 §3), decoded from the
  * snake_case JSON document; unknown fields are ignored.
  *
+ * @example
+ * ```ts
+ * import { Discovery } from "@effect-oauth/core"
+ * import { Schema } from "effect"
+ *
+ * const metadata = Schema.decodeUnknownSync(Discovery.AuthorizationServerMetadata)({
+ *   issuer: "https://auth.example.com",
+ *   authorization_endpoint: "https://auth.example.com/authorize",
+ *   token_endpoint: "https://auth.example.com/token",
+ *   code_challenge_methods_supported: ["S256"]
+ * })
+ * assert.strictEqual(metadata.tokenEndpoint, "https://auth.example.com/token")
+ * assert.deepStrictEqual(metadata.codeChallengeMethodsSupported, ["S256"])
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -44,6 +59,26 @@ export class AuthorizationServerMetadata
 {}
 
 /**
+ * @example
+ * ```ts
+ * import { Discovery } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // A server that publishes no metadata.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(HttpClientResponse.fromWeb(request, new Response("not found", { status: 404 })))
+ * )
+ * // Only RFC 8414, with a short deadline.
+ * const options: Discovery.DiscoverOptions = { openIdFallback: false, timeout: "5 seconds" }
+ * const error = await Effect.runPromise(
+ *   Effect.flip(Discovery.discover("https://auth.example.com", options)).pipe(
+ *     Effect.provideService(HttpClient.HttpClient, server)
+ *   )
+ * )
+ * assert.strictEqual(error.reason, "NotFound")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -58,6 +93,21 @@ export interface DiscoverOptions {
  * What a user writes when the endpoints come from discovery: the client's own settings; the endpoints
  * and the issuer may be given to override the discovered ones.
  *
+ * @example
+ * ```ts
+ * import { Discovery } from "@effect-oauth/core"
+ * import { Redacted } from "effect"
+ *
+ * // The endpoints come from the metadata; only the client's own settings are written.
+ * const client: Discovery.DiscoveredOptions = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["openid"]
+ * }
+ * assert.strictEqual(client.clientId, "my-client")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -69,6 +119,15 @@ export type DiscoveredOptions =
  * The RFC 8414 metadata URL of an issuer (the well-known segment goes between the host and the issuer's
  * path, §3.1; a terminating "/" of the path is removed first) and its OpenID Connect Discovery URL
  * (appended to the issuer).
+ *
+ * @example
+ * ```ts
+ * import { Discovery } from "@effect-oauth/core"
+ *
+ * const urls = Discovery.wellKnownUrls(new URL("https://auth.example.com/tenant-1"))
+ * assert.strictEqual(urls.oauth.href, "https://auth.example.com/.well-known/oauth-authorization-server/tenant-1")
+ * assert.strictEqual(urls.openid.href, "https://auth.example.com/tenant-1/.well-known/openid-configuration")
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -139,6 +198,34 @@ const readDocument = (issuer: string, url: URL, response: ServerExchange.Respons
  * Each request has one deadline over headers and body (SPEC S32); bodies are read up to 1 MiB and never
  * shown in errors.
  *
+ * @example
+ * ```ts
+ * import { Discovery } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ *
+ * // A fake authorization server that serves its RFC 8414 document.
+ * const document = {
+ *   issuer: "https://auth.example.com",
+ *   authorization_endpoint: "https://auth.example.com/authorize",
+ *   token_endpoint: "https://auth.example.com/token",
+ *   token_endpoint_auth_methods_supported: ["client_secret_post"]
+ * }
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(JSON.stringify(document), { status: 200, headers: { "content-type": "application/json" } })
+ *     )
+ *   )
+ * )
+ *
+ * const metadata = await Effect.runPromise(
+ *   Discovery.discover("https://auth.example.com").pipe(Effect.provideService(HttpClient.HttpClient, server))
+ * )
+ * assert.strictEqual(metadata.authorizationEndpoint, "https://auth.example.com/authorize")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -179,6 +266,28 @@ const supportedMethods = ["client_secret_basic", "client_secret_post"] as const
  * the server announces RFC 9207 `iss`; and, when the client names none, a client authentication method
  * the server supports (`client_secret_basic` first, as RFC 8414 assumes when the list is absent). Values
  * given in `client` win.
+ *
+ * @example
+ * ```ts
+ * import { Discovery } from "@effect-oauth/core"
+ * import { Either, Redacted, Schema } from "effect"
+ *
+ * const metadata = Schema.decodeUnknownSync(Discovery.AuthorizationServerMetadata)({
+ *   issuer: "https://auth.example.com",
+ *   authorization_endpoint: "https://auth.example.com/authorize",
+ *   token_endpoint: "https://auth.example.com/token",
+ *   token_endpoint_auth_methods_supported: ["client_secret_post"],
+ *   authorization_response_iss_parameter_supported: true
+ * })
+ * const options = Discovery.fromMetadata(metadata, {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   redirectUri: "https://app.example.com/oauth/callback"
+ * })
+ * assert.ok(Either.isRight(options))
+ * assert.strictEqual(options.right.clientAuthMethod, "client_secret_post")
+ * assert.strictEqual(options.right.requireIssuerParameter, true)
+ * ```
  *
  * @since 0.1.0
  * @category constructors

@@ -36,12 +36,45 @@ import * as TokenStore from "./TokenStore.js"
  * A key: its id (letters, digits, `-`, `_`; written into every value it seals) and 32 bytes in
  * base64.
  *
+ * @example
+ * ```ts
+ * import { EncryptedTokenStore } from "@effect-oauth/core"
+ * import { Redacted } from "effect"
+ *
+ * const key: EncryptedTokenStore.Key = { id: "2026-01", key: Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") }
+ * assert.strictEqual(String(key.key), "<redacted>")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type Key = Sealing.Key
 
 /**
+ * @example
+ * ```ts
+ * import { EncryptedTokenStore, TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.none(),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: []
+ * })
+ * // 32 bytes in base64; in production, from `OAUTH_STORE_KEYS`.
+ * const options: EncryptedTokenStore.Options = {
+ *   keys: [{ id: "2026-01", key: Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") }]
+ * }
+ *
+ * const program = Effect.flatMap(TokenStore.makeMemory, (store) => EncryptedTokenStore.encrypt(store, options))
+ * assert.strictEqual(typeof (await Effect.runPromise(program)).get, "function")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -63,6 +96,37 @@ const corrupt = (key: string, error: Sealing.OpenError) =>
 /**
  * Wraps a backend: record texts are sealed before `set` and opened after `get`. Fails with
  * `InvalidConfig` when a key is not 32 bytes of base64 or a key id is malformed or repeated.
+ *
+ * @example
+ * ```ts
+ * import { EncryptedTokenStore, TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.none(),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: []
+ * })
+ * // 32 bytes in base64; in production, from `OAUTH_STORE_KEYS`.
+ * const options: EncryptedTokenStore.Options = {
+ *   keys: [{ id: "2026-01", key: Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") }]
+ * }
+ *
+ * const program = Effect.gen(function*() {
+ *   const backend = yield* TokenStore.makeMemoryBackend
+ *   const store = TokenStore.make(yield* EncryptedTokenStore.encryptBackend(backend, options))
+ *   yield* store.set("user-1", tokens)
+ *   // The backend holds only the sealed text.
+ *   const raw = yield* backend.get("user-1")
+ *   return Option.map(raw, (record) => record.text.startsWith("v1.2026-01."))
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(program), Option.some(true))
+ * ```
  *
  * @since 0.1.0
  * @category combinators
@@ -91,6 +155,34 @@ export const encryptBackend = (
  * `InvalidConfig` when a key is not 32 bytes of base64 or a key id is malformed or repeated, and when
  * the store does not expose its backend.
  *
+ * @example
+ * ```ts
+ * import { EncryptedTokenStore, TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.none(),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: []
+ * })
+ * // 32 bytes in base64; in production, from `OAUTH_STORE_KEYS`.
+ * const options: EncryptedTokenStore.Options = {
+ *   keys: [{ id: "2026-01", key: Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") }]
+ * }
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* EncryptedTokenStore.encrypt(yield* TokenStore.makeMemory, options)
+ *   yield* store.set("user-1", tokens)
+ *   return Option.map(yield* store.get("user-1"), (record) => Redacted.value(record.tokens.accessToken))
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(program), Option.some("at-1"))
+ * ```
+ *
  * @since 0.1.0
  * @category combinators
  */
@@ -108,6 +200,35 @@ export const encrypt = (
  * Wraps the `TokenStore` of its context and provides the encrypting store in its place:
  * `EncryptedTokenStore.layer({ keys }).pipe(Layer.provide(SqlTokenStore.layer()))`.
  *
+ * @example
+ * ```ts
+ * import { EncryptedTokenStore, TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.none(),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: []
+ * })
+ * // 32 bytes in base64; in production, from `OAUTH_STORE_KEYS`.
+ * const options: EncryptedTokenStore.Options = {
+ *   keys: [{ id: "2026-01", key: Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") }]
+ * }
+ * import { Layer } from "effect"
+ *
+ * const Store = EncryptedTokenStore.layer(options).pipe(Layer.provide(TokenStore.layerMemory))
+ * const program = Effect.gen(function*() {
+ *   const store = yield* TokenStore.TokenStore
+ *   return yield* store.set("user-1", tokens)
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Store)), 1)
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -120,6 +241,16 @@ export const layer = (
  * Parses `kid1:base64key,kid2:base64key` (the first key seals). Problems are reported by position,
  * never with key material.
  *
+ * @example
+ * ```ts
+ * import { EncryptedTokenStore } from "@effect-oauth/core"
+ * import { Either } from "effect"
+ *
+ * const options = EncryptedTokenStore.parseKeys("2026-01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+ * assert.deepStrictEqual(Either.map(options, ({ keys }) => keys.map((key) => key.id)), Either.right(["2026-01"]))
+ * assert.ok(Either.isLeft(EncryptedTokenStore.parseKeys("")))
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -128,6 +259,18 @@ export const parseKeys = (text: string): Either.Either<Options, string> =>
 
 /**
  * The keys from the environment variable `OAUTH_STORE_KEYS`: `kid1:base64key,kid2:base64key`.
+ *
+ * @example
+ * ```ts
+ * import { EncryptedTokenStore } from "@effect-oauth/core"
+ * import { ConfigProvider, Effect } from "effect"
+ *
+ * // In production the variable comes from the environment; here from a map.
+ * const env = ConfigProvider.fromMap(new Map([["OAUTH_STORE_KEYS", "2026-01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="]]))
+ *
+ * const options = Effect.runSync(Effect.withConfigProvider(EncryptedTokenStore.fromEnv, env))
+ * assert.strictEqual(options.keys[0].id, "2026-01")
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -140,6 +283,22 @@ export const fromEnv: Config.Config<Options> = Config.redacted("OAUTH_STORE_KEYS
 
 /**
  * `layer` with the keys from configuration (by default `OAUTH_STORE_KEYS`, see {@link fromEnv}).
+ *
+ * @example
+ * ```ts
+ * import { EncryptedTokenStore, TokenStore } from "@effect-oauth/core"
+ * import { ConfigProvider, Effect, Layer } from "effect"
+ *
+ * // In production the variable comes from the environment; here from a map.
+ * const env = ConfigProvider.fromMap(new Map([["OAUTH_STORE_KEYS", "2026-01:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="]]))
+ *
+ * const Store = EncryptedTokenStore.layerConfig().pipe(
+ *   Layer.provide(TokenStore.layerMemory),
+ *   Layer.provide(Layer.setConfigProvider(env))
+ * )
+ * const program = Effect.flatMap(TokenStore.TokenStore, (store) => store.get("user-1"))
+ * assert.strictEqual((await Effect.runPromise(Effect.provide(program, Store)))._tag, "None")
+ * ```
  *
  * @since 0.1.0
  * @category layers

@@ -44,6 +44,43 @@ import * as TokenSet from "./TokenSet.js"
 import { TokenValidator } from "./TokenValidator.js"
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthClient, type OAuthConfig } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = yield* OAuthClient.OAuthClient
+ *   const authorizeOptions: OAuthClient.AuthorizeOptions = { scopes: ["read", "write"], params: { prompt: "consent" } }
+ *   const { url } = yield* client.authorize(authorizeOptions)
+ *   return [url.searchParams.get("scope"), url.searchParams.get("prompt")]
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(Effect.provide(program, Client)), ["read write", "consent"])
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -64,6 +101,43 @@ export interface AuthorizeOptions {
 /**
  * The URL to send the user to, and the pending authorization to keep until the callback.
  *
+ * @example
+ * ```ts
+ * import { OAuthClient, type OAuthConfig } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = yield* OAuthClient.OAuthClient
+ *   const request: OAuthClient.AuthorizationRequest = yield* client.authorize()
+ *   // Send the user to `request.url`; keep `request.pending` until the callback.
+ *   return request.url.searchParams.get("state") === Redacted.value(request.pending.state)
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Client)), true)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -77,6 +151,20 @@ export interface AuthorizationRequest {
  * parameters. Any other runtime value (a number, an array, a record of nested records as qs-style query
  * parsers produce) is an `InvalidCallback`, never a defect (SPEC S36).
  *
+ * @example
+ * ```ts
+ * import type { OAuthClient } from "@effect-oauth/core"
+ *
+ * // The same callback, in each of the accepted forms.
+ * const inputs: ReadonlyArray<OAuthClient.CallbackInput> = [
+ *   new URL("https://app.example.com/oauth/callback?code=c1&state=s1"),
+ *   "code=c1&state=s1",
+ *   new URLSearchParams({ code: "c1", state: "s1" }),
+ *   { code: "c1", state: "s1" }
+ * ]
+ * assert.strictEqual(inputs.length, 4)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -87,18 +175,83 @@ export type CallbackInput =
   | Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthClient } from "@effect-oauth/core"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * const Client = OAuthClient.layerWithConfig({
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback"
+ * }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, HttpClient.make(() => Effect.die("no request expected")))))
+ * const program = Effect.gen(function*() {
+ *   const client = yield* OAuthClient.OAuthClient
+ *   const { pending } = yield* client.authorize()
+ *   // The user said no at the authorization server.
+ *   const callback = { error: "access_denied", state: Redacted.value(pending.state) }
+ *   const error: OAuthClient.CallbackError = yield* Effect.flip(client.callback(callback, pending))
+ *   return error._tag
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Client)), "AuthorizationDenied")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type CallbackError = AuthorizationDenied | StateMismatch | IssuerMismatch | InvalidCallback
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthClient, type OAuthConfig } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * // A fake token endpoint that refuses every code.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(JSON.stringify({ error: "invalid_grant" }), { status: 400, headers: { "content-type": "application/json" } })
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["openid"]
+ * }
+ * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
+ * const program = Effect.gen(function*() {
+ *   const client = yield* OAuthClient.OAuthClient
+ *   const { pending } = yield* client.authorize()
+ *   const error: OAuthClient.ExchangeError = yield* Effect.flip(client.exchange(Redacted.make("code-1"), pending))
+ *   return error._tag === "ErrorResponse" ? error.error : error._tag
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Client)), "invalid_grant")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type ExchangeError = ErrorResponse | InvalidTokenResponse | HttpError | InvalidIdToken
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthError, type OAuthClient } from "@effect-oauth/core"
+ *
+ * const mustSignIn = (error: OAuthClient.RefreshError): boolean => error._tag === "ReauthorizationRequired"
+ * assert.ok(mustSignIn(new OAuthError.ReauthorizationRequired({ reason: "refresh-token-rejected" })))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -111,6 +264,45 @@ export type RefreshError =
   | InvalidIdToken
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthClient, type OAuthConfig } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
+ *
+ * const program = Effect.gen(function*() {
+ *   const client: OAuthClient.Service = yield* OAuthClient.OAuthClient
+ *   const { pending } = yield* client.authorize()
+ *   // The callback as the authorization server sends the user back.
+ *   const callback = `https://app.example.com/oauth/callback?code=c1&state=${Redacted.value(pending.state)}`
+ *   const tokens = yield* client.complete(callback, pending)
+ *   return Redacted.value(tokens.accessToken)
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Client)), "at-1")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -153,6 +345,42 @@ export interface Service {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthClient, type OAuthConfig } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = yield* OAuthClient.OAuthClient
+ *   const refreshed = yield* client.refresh(Redacted.make("rt-0"))
+ *   return refreshed.scopes
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(Effect.provide(program, Client)), ["read"])
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -239,6 +467,43 @@ const readCallback = (input: unknown): Effect.Effect<CallbackParams, InvalidCall
   )
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthClient, OAuthConfig } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = yield* OAuthClient.make
+ *   const { url } = yield* client.authorize()
+ *   return url.searchParams.get("code_challenge_method")
+ * }).pipe(
+ *   Effect.provide(Layer.merge(OAuthConfig.layer(options), Layer.succeed(HttpClient.HttpClient, server)))
+ * )
+ * assert.strictEqual(await Effect.runPromise(program), "S256")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -466,6 +731,40 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
 })
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthClient, OAuthConfig } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ *
+ * const Client = OAuthClient.layer.pipe(
+ *   Layer.provide(Layer.merge(OAuthConfig.layer(options), Layer.succeed(HttpClient.HttpClient, server)))
+ * )
+ * const program = Effect.map(OAuthClient.OAuthClient, (client) => client.config.clientId)
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Client)), "my-client")
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -476,6 +775,43 @@ export const layer: Layer.Layer<OAuthClient, never, OAuthConfig | HttpClient.Htt
 
 /**
  * The client and its configuration from options, in one layer.
+ *
+ * @example
+ * ```ts
+ * import { OAuthClient, OAuthConfig } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ *
+ * // The client and its configuration: both are in context.
+ * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
+ * const program = Effect.gen(function*() {
+ *   const config = yield* OAuthConfig.OAuthConfig
+ *   const client = yield* OAuthClient.OAuthClient
+ *   return config === client.config
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Client)), true)
+ * ```
  *
  * @since 0.1.0
  * @category layers

@@ -22,6 +22,15 @@ import * as OAuthError from "./OAuthError.js"
 /**
  * How the client authenticates at the token and revocation endpoints (RFC 6749 §2.3.1).
  *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ *
+ * // Send the client secret in the form body instead of the Authorization header.
+ * const method: OAuthConfig.ClientAuthMethod = "client_secret_post"
+ * assert.strictEqual(method, "client_secret_post")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -29,6 +38,24 @@ export type ClientAuthMethod = "client_secret_basic" | "client_secret_post"
 
 /**
  * What a user writes.
+ *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read", "write"]
+ * }
+ *
+ * const config = Effect.runSync(OAuthConfig.make(options))
+ * assert.strictEqual(config.tokenEndpoint.href, "https://auth.example.com/token")
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -72,6 +99,26 @@ export interface Options {
 /**
  * The validated configuration.
  *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read", "write"]
+ * }
+ *
+ * const config: OAuthConfig.Resolved = Effect.runSync(OAuthConfig.make(options))
+ * // Defaults are filled in: PKCE on, client_secret_basic.
+ * assert.strictEqual(config.pkce, true)
+ * assert.strictEqual(config.clientAuthMethod, "client_secret_basic")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -98,6 +145,27 @@ export interface Resolved {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read", "write"]
+ * }
+ *
+ * const program = Effect.gen(function*() {
+ *   const config = yield* OAuthConfig.OAuthConfig
+ *   return config.scopes
+ * })
+ * assert.deepStrictEqual(Effect.runSync(Effect.provide(program, OAuthConfig.layer(options))), ["read", "write"])
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -106,12 +174,51 @@ export class OAuthConfig extends Context.Tag("@effect-oauth/core/OAuthConfig")<O
 /**
  * A configuration that cannot work, found when the layer is built (defined in `OAuthError`).
  *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read", "write"]
+ * }
+ *
+ * const error = Effect.runSync(Effect.flip(OAuthConfig.make({ ...options, clientId: "" })))
+ * assert.ok(error instanceof OAuthConfig.InvalidConfig)
+ * assert.strictEqual(error.field, "clientId")
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
 export const InvalidConfig: typeof OAuthError.InvalidConfig = OAuthError.InvalidConfig
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read", "write"]
+ * }
+ *
+ * const error: OAuthConfig.InvalidConfig = Effect.runSync(
+ *   Effect.flip(OAuthConfig.make({ ...options, redirectUri: "http://app.example.com/callback" }))
+ * )
+ * assert.strictEqual(error.field, "redirectUri")
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -120,6 +227,15 @@ export type InvalidConfig = OAuthError.InvalidConfig
 /**
  * Whether a host name is a loopback host: 127.0.0.0/8, ::1 (`[::1]` as in URLs) or localhost, in any
  * case (SPEC S27). Loopback hosts may be reached over plain http and serve cookies without `Secure`.
+ *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ *
+ * assert.strictEqual(OAuthConfig.isLoopbackHost("127.0.0.1"), true)
+ * assert.strictEqual(OAuthConfig.isLoopbackHost("localhost"), true)
+ * assert.strictEqual(OAuthConfig.isLoopbackHost("example.com"), false)
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -130,6 +246,19 @@ export const isLoopbackHost: (hostname: string) => boolean = Endpoint.isLoopback
  * An endpoint URL must be absolute, https (or http on a loopback host: 127.0.0.0/8, ::1, localhost),
  * without credentials or fragment (SPEC S27). Returns the reason it is not, or the URL.
  *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Either } from "effect"
+ *
+ * assert.ok(Either.isRight(OAuthConfig.validateEndpoint("https://auth.example.com/token")))
+ * assert.ok(Either.isRight(OAuthConfig.validateEndpoint("http://localhost:8080/token")))
+ * assert.deepStrictEqual(
+ *   OAuthConfig.validateEndpoint("http://auth.example.com/token"),
+ *   Either.left("must use https (http is allowed only for loopback hosts)")
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -137,6 +266,21 @@ export const validateEndpoint: (input: string | URL) => Either.Either<URL, strin
 
 /**
  * A redirect URI must be absolute and have no fragment (RFC 6749 §3.1.2). It is kept byte for byte.
+ *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Either } from "effect"
+ *
+ * assert.deepStrictEqual(
+ *   OAuthConfig.validateRedirectUri("http://127.0.0.1:3000/callback"),
+ *   Either.right("http://127.0.0.1:3000/callback")
+ * )
+ * assert.deepStrictEqual(
+ *   OAuthConfig.validateRedirectUri("https://app.example.com/callback#top"),
+ *   Either.left("must not contain a fragment")
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -163,6 +307,27 @@ const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
 /**
  * Validates options and fills in defaults.
+ *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read", "write"]
+ * }
+ *
+ * const config = Effect.runSync(OAuthConfig.make(options))
+ * assert.strictEqual(config.redirectUri, "https://app.example.com/oauth/callback")
+ * // A bad scope fails with InvalidConfig when the layer is built, not at the first request.
+ * const error = Effect.runSync(Effect.flip(OAuthConfig.make({ ...options, scopes: ["read write"] })))
+ * assert.strictEqual(error.field, "scopes")
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -226,6 +391,24 @@ export const make = (options: Options): Effect.Effect<Resolved, InvalidConfig> =
   })
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read", "write"]
+ * }
+ *
+ * const program = Effect.map(OAuthConfig.OAuthConfig, (config) => config.clientId)
+ * assert.strictEqual(Effect.runSync(Effect.provide(program, OAuthConfig.layer(options))), "my-client")
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -236,6 +419,21 @@ export const layer = (options: Options): Layer.Layer<OAuthConfig, InvalidConfig>
  * The facts of Credal API v1 (SPEC.md): endpoints, client_secret_post, the `api:agent:message:*`
  * scope, PKCE S256, 10-minute codes, 1-hour access tokens and 30-day rotated refresh tokens. Any
  * option given overrides the preset; an option given as `undefined` keeps the preset's value.
+ *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const options = OAuthConfig.credal({
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   redirectUri: "https://app.example.com/oauth/callback"
+ * })
+ * assert.strictEqual(options.clientAuthMethod, "client_secret_post")
+ * assert.deepStrictEqual(options.scopes, ["api:agent:message:*"])
+ * void Effect.runSync(OAuthConfig.make(options))
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -260,6 +458,15 @@ export const credal = (
 })
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ *
+ * assert.strictEqual(OAuthConfig.credalEndpoints.tokenEndpoint, "https://app.credal.ai/api/oauth/token")
+ * const messages = new URL("agent/message", `${OAuthConfig.credalEndpoints.apiBaseUrl}/`)
+ * assert.strictEqual(messages.href, "https://app.credal.ai/api/v1/agent/message")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -270,6 +477,20 @@ export const credalEndpoints = {
 } as const
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const layer = OAuthConfig.layerCredal({
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   redirectUri: "https://app.example.com/oauth/callback"
+ * })
+ * const program = Effect.map(OAuthConfig.OAuthConfig, (config) => config.authorizationEndpoint.host)
+ * assert.strictEqual(Effect.runSync(Effect.provide(program, layer)), "app.credal.ai")
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -305,6 +526,27 @@ const scopeList = (name: string) =>
  * | `OAUTH_CLIENT_AUTH_METHOD` | `client_secret_basic` or `client_secret_post` |
  * | `OAUTH_PKCE` | `true` / `false` |
  * | `OAUTH_ACCESS_TOKEN_LIFETIME`, `OAUTH_REFRESH_TOKEN_LIFETIME`, `OAUTH_AUTHORIZATION_LIFETIME`, `OAUTH_REFRESH_WINDOW`, `OAUTH_REQUEST_TIMEOUT` | durations such as `30 days`, `60 seconds` |
+ *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { ConfigProvider, Effect, Layer } from "effect"
+ *
+ * // In production the variables come from the environment; here from a map.
+ * const env = ConfigProvider.fromMap(
+ *   new Map([
+ *     ["OAUTH_PROVIDER", "credal"],
+ *     ["OAUTH_CLIENT_ID", "my-client"],
+ *     ["OAUTH_CLIENT_SECRET", "my-secret"],
+ *     ["OAUTH_REDIRECT_URI", "https://app.example.com/oauth/callback"],
+ *     ["OAUTH_REFRESH_WINDOW", "2 minutes"]
+ *   ])
+ * )
+ *
+ * const options = Effect.runSync(Effect.withConfigProvider(OAuthConfig.fromEnv, env))
+ * assert.strictEqual(options.clientId, "my-client")
+ * assert.strictEqual(String(options.clientSecret), "<redacted>")
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -362,6 +604,27 @@ export const fromEnv: Config.Config<Options> = Config.all({
  * Builds the configuration from a `Config` — by default {@link fromEnv}. A missing or malformed
  * variable fails the layer with a `ConfigError` naming it.
  *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { ConfigProvider, Effect, Layer } from "effect"
+ *
+ * // In production the variables come from the environment; here from a map.
+ * const env = ConfigProvider.fromMap(
+ *   new Map([
+ *     ["OAUTH_PROVIDER", "credal"],
+ *     ["OAUTH_CLIENT_ID", "my-client"],
+ *     ["OAUTH_CLIENT_SECRET", "my-secret"],
+ *     ["OAUTH_REDIRECT_URI", "https://app.example.com/oauth/callback"],
+ *     ["OAUTH_REFRESH_WINDOW", "2 minutes"]
+ *   ])
+ * )
+ *
+ * const layer = OAuthConfig.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(env)))
+ * const program = Effect.map(OAuthConfig.OAuthConfig, (config) => config.tokenEndpoint.href)
+ * assert.strictEqual(Effect.runSync(Effect.provide(program, layer)), "https://app.credal.ai/api/oauth/token")
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -380,6 +643,19 @@ export const layerConfig = (
 /**
  * The metadata schema, defined in `Discovery`.
  *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Schema } from "effect"
+ *
+ * const metadata = Schema.decodeUnknownSync(OAuthConfig.AuthorizationServerMetadata)({
+ *   issuer: "https://auth.example.com",
+ *   authorization_endpoint: "https://auth.example.com/authorize",
+ *   token_endpoint: "https://auth.example.com/token"
+ * })
+ * assert.strictEqual(metadata.issuer, "https://auth.example.com")
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -387,6 +663,17 @@ export const AuthorizationServerMetadata: typeof Discovery.AuthorizationServerMe
   Discovery.AuthorizationServerMetadata
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ *
+ * const endpoints = (metadata: OAuthConfig.AuthorizationServerMetadata): ReadonlyArray<string> => [
+ *   metadata.authorizationEndpoint,
+ *   metadata.tokenEndpoint
+ * ]
+ * void endpoints
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -395,24 +682,73 @@ export type AuthorizationServerMetadata = Discovery.AuthorizationServerMetadata
 /**
  * Discovery failed; defined in `OAuthError`.
  *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ * import { HttpClient } from "@effect/platform"
+ *
+ * // An issuer that is not https fails before any request is sent.
+ * const never = HttpClient.make(() => Effect.die("no request expected"))
+ * const error = await Effect.runPromise(
+ *   Effect.flip(OAuthConfig.discover("http://auth.example.com")).pipe(Effect.provideService(HttpClient.HttpClient, never))
+ * )
+ * assert.ok(error instanceof OAuthConfig.DiscoveryError)
+ * assert.strictEqual(error.reason, "InvalidIssuer")
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
 export const DiscoveryError: typeof OAuthError.DiscoveryError = OAuthError.DiscoveryError
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ *
+ * const advice = (error: OAuthConfig.DiscoveryError): string =>
+ *   error.reason === "NotFound" ? "configure the endpoints by hand" : error.message
+ * assert.strictEqual(
+ *   advice(new OAuthConfig.DiscoveryError({ issuer: "https://auth.example.com", reason: "NotFound" })),
+ *   "configure the endpoints by hand"
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
 export type DiscoveryError = OAuthError.DiscoveryError
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ *
+ * const options: OAuthConfig.DiscoverOptions = { openIdFallback: true, timeout: "10 seconds" }
+ * void options
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type DiscoverOptions = Discovery.DiscoverOptions
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Redacted } from "effect"
+ *
+ * const client: OAuthConfig.DiscoveredOptions = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   redirectUri: "https://app.example.com/oauth/callback"
+ * }
+ * const layer = OAuthConfig.layerDiscovery("https://auth.example.com", client)
+ * void layer
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -420,6 +756,14 @@ export type DiscoveredOptions = Discovery.DiscoveredOptions
 
 /**
  * `Discovery.wellKnownUrls`.
+ *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ *
+ * const urls = OAuthConfig.wellKnownUrls(new URL("https://auth.example.com"))
+ * assert.strictEqual(urls.oauth.href, "https://auth.example.com/.well-known/oauth-authorization-server")
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -429,6 +773,34 @@ export const wellKnownUrls: typeof Discovery.wellKnownUrls = Discovery.wellKnown
 /**
  * `Discovery.discover`: fetches and checks the metadata of an issuer (SPEC S31).
  *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ *
+ * // A fake authorization server that serves its RFC 8414 document.
+ * const document = {
+ *   issuer: "https://auth.example.com",
+ *   authorization_endpoint: "https://auth.example.com/authorize",
+ *   token_endpoint: "https://auth.example.com/token",
+ *   token_endpoint_auth_methods_supported: ["client_secret_post"]
+ * }
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(JSON.stringify(document), { status: 200, headers: { "content-type": "application/json" } })
+ *     )
+ *   )
+ * )
+ *
+ * const metadata = await Effect.runPromise(
+ *   OAuthConfig.discover("https://auth.example.com").pipe(Effect.provideService(HttpClient.HttpClient, server))
+ * )
+ * assert.deepStrictEqual(metadata.tokenEndpointAuthMethodsSupported, ["client_secret_post"])
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -436,6 +808,26 @@ export const discover: typeof Discovery.discover = Discovery.discover
 
 /**
  * `Discovery.fromMetadata`: completes client options from metadata.
+ *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Either, Redacted, Schema } from "effect"
+ *
+ * const metadata = Schema.decodeUnknownSync(OAuthConfig.AuthorizationServerMetadata)({
+ *   issuer: "https://auth.example.com",
+ *   authorization_endpoint: "https://auth.example.com/authorize",
+ *   token_endpoint: "https://auth.example.com/token",
+ *   token_endpoint_auth_methods_supported: ["private_key_jwt"]
+ * })
+ * // The server supports no client authentication method this library offers.
+ * const options = OAuthConfig.fromMetadata(metadata, {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   redirectUri: "https://app.example.com/oauth/callback"
+ * })
+ * assert.ok(Either.isLeft(options) && options.left.reason === "UnsupportedAuthMethod")
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -446,6 +838,37 @@ export const fromMetadata: typeof Discovery.fromMetadata = Discovery.fromMetadat
  * The configuration of a client whose endpoints are discovered from its issuer's metadata (see
  * `Discovery.discover` and `Discovery.fromMetadata`), fetched once when the layer is built and kept for
  * its lifetime.
+ *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Effect, Layer, Redacted } from "effect"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ *
+ * // A fake authorization server that serves its RFC 8414 document.
+ * const document = {
+ *   issuer: "https://auth.example.com",
+ *   authorization_endpoint: "https://auth.example.com/authorize",
+ *   token_endpoint: "https://auth.example.com/token",
+ *   token_endpoint_auth_methods_supported: ["client_secret_post"]
+ * }
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(JSON.stringify(document), { status: 200, headers: { "content-type": "application/json" } })
+ *     )
+ *   )
+ * )
+ *
+ * const layer = OAuthConfig.layerDiscovery("https://auth.example.com", {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   redirectUri: "https://app.example.com/oauth/callback"
+ * }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
+ * const program = Effect.map(OAuthConfig.OAuthConfig, (config) => config.clientAuthMethod)
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, layer)), "client_secret_post")
+ * ```
  *
  * @since 0.1.0
  * @category layers

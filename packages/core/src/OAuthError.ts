@@ -12,12 +12,28 @@ import * as Text from "./internal/text.js"
 /**
  * Marks every error of this library, so that `isOAuthError` can tell them from others.
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.StateMismatch({ reason: "missing" })
+ * assert.ok(OAuthError.TypeId in error)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export const TypeId: unique symbol = Symbol.for("@effect-oauth/core/OAuthError")
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const id: OAuthError.TypeId = OAuthError.TypeId
+ * assert.strictEqual(id, Symbol.for("@effect-oauth/core/OAuthError"))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -27,6 +43,15 @@ export type TypeId = typeof TypeId
  * The user or the authorization server refused the authorization request (RFC 6749 §4.1.2.1):
  * `access_denied`, `invalid_scope`, `server_error`, `temporarily_unavailable` and any other code the
  * server sends are kept as they are.
+ *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.AuthorizationDenied({ error: "access_denied" })
+ * assert.strictEqual(error._tag, "AuthorizationDenied")
+ * assert.match(error.message, /did not grant access/)
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -39,6 +64,14 @@ export class AuthorizationDenied extends Schema.TaggedError<AuthorizationDenied>
   uri: Schema.optional(Schema.String)
 }) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.AuthorizationDenied({ error: "access_denied" })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -58,6 +91,15 @@ export class AuthorizationDenied extends Schema.TaggedError<AuthorizationDenied>
  * The `state` of a callback does not belong to the pending authorization: it is missing, different,
  * already used, or the pending authorization has expired (SPEC S2, S6, S9). No token request was made.
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.StateMismatch({ reason: "reused" })
+ * assert.strictEqual(error._tag, "StateMismatch")
+ * assert.match(error.message, /already used once/)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -66,6 +108,14 @@ export class StateMismatch extends Schema.TaggedError<StateMismatch>("@effect-oa
   { reason: Schema.Literal("missing", "mismatch", "reused", "expired") }
 ) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.StateMismatch({ reason: "reused" })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -91,6 +141,15 @@ export class StateMismatch extends Schema.TaggedError<StateMismatch>("@effect-oa
  * The `iss` parameter of an authorization response (RFC 9207) names another issuer than the configured
  * one: the response may come from a mix-up attack. No token request was made.
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.IssuerMismatch({ expected: "https://auth.example.com", received: "https://other.example.com" })
+ * assert.strictEqual(error._tag, "IssuerMismatch")
+ * assert.match(error.message, /not from the configured https:\/\/auth\.example\.com/)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -102,6 +161,14 @@ export class IssuerMismatch extends Schema.TaggedError<IssuerMismatch>("@effect-
   }
 ) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.IssuerMismatch({ expected: "https://auth.example.com", received: "https://other.example.com" })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -119,6 +186,15 @@ export class IssuerMismatch extends Schema.TaggedError<IssuerMismatch>("@effect-
 /**
  * A callback that cannot be read: not a URL, a repeated parameter, no `code`, an oversized value.
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.InvalidCallback({ reason: "no code parameter" })
+ * assert.strictEqual(error._tag, "InvalidCallback")
+ * assert.match(error.message, /no code parameter/)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -127,6 +203,14 @@ export class InvalidCallback extends Schema.TaggedError<InvalidCallback>("@effec
   { reason: Schema.String }
 ) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.InvalidCallback({ reason: "no code parameter" })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -143,6 +227,15 @@ export class InvalidCallback extends Schema.TaggedError<InvalidCallback>("@effec
  * An RFC 6749 §5.2 error response from the token or revocation endpoint, such as `invalid_grant` or
  * `invalid_client`, with the HTTP status it came with.
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.ErrorResponse({ error: "invalid_grant", status: 400 })
+ * assert.strictEqual(error._tag, "ErrorResponse")
+ * assert.match(error.message, /invalid_grant \(HTTP 400\)/)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -156,6 +249,14 @@ export class ErrorResponse extends Schema.TaggedError<ErrorResponse>("@effect-oa
   }
 ) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.ErrorResponse({ error: "invalid_grant", status: 400 })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -173,6 +274,15 @@ export class ErrorResponse extends Schema.TaggedError<ErrorResponse>("@effect-oa
  * A token endpoint answered HTTP 200 with JSON that is not a valid token response (SPEC S13–S15).
  * `issues` names the offending fields, never their values.
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.InvalidTokenResponse({ issues: ["access_token is missing"] })
+ * assert.strictEqual(error._tag, "InvalidTokenResponse")
+ * assert.match(error.message, /access_token is missing/)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -180,6 +290,14 @@ export class InvalidTokenResponse extends Schema.TaggedError<InvalidTokenRespons
   "@effect-oauth/core/InvalidTokenResponse"
 )("InvalidTokenResponse", { issues: Schema.Array(Schema.String) }) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.InvalidTokenResponse({ issues: ["access_token is missing"] })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -196,6 +314,15 @@ export class InvalidTokenResponse extends Schema.TaggedError<InvalidTokenRespons
  * The exchange with an endpoint failed below the OAuth protocol: the connection failed or timed out,
  * the status was unexpected (5xx), or the body was not JSON, empty, HTML or too large (SPEC S16).
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.HttpError({ endpoint: "token", reason: "Timeout" })
+ * assert.strictEqual(error._tag, "HttpError")
+ * assert.match(error.message, /token endpoint timed out/)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -206,6 +333,14 @@ export class HttpError extends Schema.TaggedError<HttpError>("@effect-oauth/core
   detail: Schema.optional(Schema.String)
 }) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.HttpError({ endpoint: "token", reason: "Timeout" })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -235,6 +370,15 @@ export class HttpError extends Schema.TaggedError<HttpError>("@effect-oauth/core
  * The stored grant cannot be used any more: the refresh token expired, was revoked or rejected, or
  * there is none. The user has to sign in again (SPEC S21, S24).
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.ReauthorizationRequired({ reason: "no-tokens", key: "user-1" })
+ * assert.strictEqual(error._tag, "ReauthorizationRequired")
+ * assert.match(error.message, /no stored tokens for "user-1"/)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -251,6 +395,14 @@ export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationR
   key: Schema.optional(Schema.String)
 }) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.ReauthorizationRequired({ reason: "no-tokens", key: "user-1" })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -279,6 +431,15 @@ export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationR
  * A refresh request was sent but its answer was lost. The server may have rotated the refresh token,
  * so it is not retried blindly (SPEC S22).
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.RefreshOutcomeUnknown({ reason: "Timeout" })
+ * assert.strictEqual(error._tag, "RefreshOutcomeUnknown")
+ * assert.match(error.message, /answer was lost \(Timeout\)/)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -289,6 +450,14 @@ export class RefreshOutcomeUnknown extends Schema.TaggedError<RefreshOutcomeUnkn
   reason: Schema.Literal("Transport", "Timeout", "Defect")
 }) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.RefreshOutcomeUnknown({ reason: "Timeout" })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -305,6 +474,15 @@ export class RefreshOutcomeUnknown extends Schema.TaggedError<RefreshOutcomeUnkn
  * A token store could not do what was asked: it is unreachable, a write failed, or a stored record
  * is corrupt (the record is kept as it is, never overwritten silently).
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.TokenStoreError({ operation: "get", reason: "Unavailable", key: "user-1" })
+ * assert.strictEqual(error._tag, "TokenStoreError")
+ * assert.match(error.message, /failed to get for key "user-1"/)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -318,6 +496,14 @@ export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@effec
   }
 ) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.TokenStoreError({ operation: "get", reason: "Unavailable", key: "user-1" })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -342,6 +528,15 @@ export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@effec
 /**
  * A compare-and-set write found another version than expected: someone else wrote the key first.
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.VersionConflict({ key: "user-1", expected: 1, actual: 2 })
+ * assert.strictEqual(error._tag, "VersionConflict")
+ * assert.match(error.message, /at version 2, not 1/)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -354,6 +549,14 @@ export class VersionConflict extends Schema.TaggedError<VersionConflict>("@effec
   }
 ) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.VersionConflict({ key: "user-1", expected: 1, actual: 2 })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -371,6 +574,15 @@ export class VersionConflict extends Schema.TaggedError<VersionConflict>("@effec
 /**
  * A configuration that cannot work, found when the layer is built.
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.InvalidConfig({ field: "redirectUri", reason: "must be an absolute URL" })
+ * assert.strictEqual(error._tag, "InvalidConfig")
+ * assert.match(error.message, /redirectUri must be an absolute URL/)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -379,6 +591,14 @@ export class InvalidConfig extends Schema.TaggedError<InvalidConfig>("@effect-oa
   { field: Schema.String, reason: Schema.String }
 ) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.InvalidConfig({ field: "redirectUri", reason: "must be an absolute URL" })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -396,6 +616,15 @@ export class InvalidConfig extends Schema.TaggedError<InvalidConfig>("@effect-oa
  * identifier, the well-known documents could not be fetched or read, the document is malformed, names
  * another issuer, lists an endpoint that is not https (SPEC S27), or supports no client authentication
  * method this library offers. The message names the issuer and the URL tried, never the body.
+ *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.DiscoveryError({ issuer: "https://auth.example.com", reason: "NotFound" })
+ * assert.strictEqual(error._tag, "DiscoveryError")
+ * assert.match(error.message, /publishes no authorization server metadata/)
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -423,6 +652,14 @@ export class DiscoveryError extends Schema.TaggedError<DiscoveryError>("@effect-
   }
 ) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.DiscoveryError({ issuer: "https://auth.example.com", reason: "NotFound" })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -465,6 +702,15 @@ export class DiscoveryError extends Schema.TaggedError<DiscoveryError>("@effect-
  * A pending authorization store could not do what was asked: it is unreachable, or a stored pending
  * authorization is corrupt (it is consumed all the same; its content is never shown).
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.PendingAuthorizationsError({ operation: "put", reason: "Unavailable" })
+ * assert.strictEqual(error._tag, "PendingAuthorizationsError")
+ * assert.match(error.message, /store failed to put/)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -476,6 +722,14 @@ export class PendingAuthorizationsError extends Schema.TaggedError<PendingAuthor
   detail: Schema.optional(Schema.String)
 }) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.PendingAuthorizationsError({ operation: "put", reason: "Unavailable" })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -514,6 +768,15 @@ export class PendingAuthorizationsError extends Schema.TaggedError<PendingAuthor
  *
  * The message never carries the token or a claim value.
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const error = new OAuthError.InvalidIdToken({ check: "nonce", during: "exchange" })
+ * assert.strictEqual(error._tag, "InvalidIdToken")
+ * assert.match(error.message, /nonce is not the one of this sign-in/)
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -541,6 +804,14 @@ export class InvalidIdToken extends Schema.TaggedError<InvalidIdToken>("@effect-
   }
 ) {
   /**
+   * @example
+   * ```ts
+   * import { OAuthError } from "@effect-oauth/core"
+   *
+   * const error = new OAuthError.InvalidIdToken({ check: "nonce", during: "exchange" })
+   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
+   * ```
+   *
    * @since 0.1.0
    */
   readonly [TypeId]: TypeId = TypeId
@@ -589,6 +860,22 @@ export class InvalidIdToken extends Schema.TaggedError<InvalidIdToken>("@effect-
 /**
  * Every error of this library.
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const advice = (error: OAuthError.OAuthError): string => {
+ *   switch (error._tag) {
+ *     case "ReauthorizationRequired":
+ *     case "StateMismatch":
+ *       return "sign in again"
+ *     default:
+ *       return error.message
+ *   }
+ * }
+ * assert.strictEqual(advice(new OAuthError.StateMismatch({ reason: "expired" })), "sign in again")
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -612,6 +899,14 @@ export type OAuthError =
 /**
  * True for every error of this library (compare `isPlatformError` in `@effect/platform`).
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * assert.strictEqual(OAuthError.isOAuthError(new OAuthError.HttpError({ endpoint: "token", reason: "Timeout" })), true)
+ * assert.strictEqual(OAuthError.isOAuthError(new Error("boom")), false)
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -620,6 +915,14 @@ export const isOAuthError = (u: unknown): u is OAuthError => Predicate.hasProper
 /**
  * A user-supplied value (a store key, an issuer, a URL) in bounded form for an error message:
  * JSON-quoted and cut to `max` characters (default 64), with its length when it was cut.
+ *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * assert.strictEqual(OAuthError.quote("user-1"), "\"user-1\"")
+ * assert.strictEqual(OAuthError.quote("a".repeat(100), 3), "\"aaa…\" (100 characters)")
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -631,6 +934,15 @@ export const quote: (value: string, max?: number) => string = Text.quote
  * characters stripped, every secret in `secrets` (and its form-, URL- and Base64-encoded forms)
  * replaced, cut to 512 characters. Not a string: `undefined`.
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ *
+ * const text = OAuthError.sanitize("bad code abc123\u0007 sent", ["abc123"])
+ * assert.ok(text !== undefined && !text.includes("abc123") && !text.includes("\u0007"))
+ * assert.strictEqual(OAuthError.sanitize(42), undefined)
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -641,6 +953,17 @@ export const sanitize: (value: unknown, secrets?: ReadonlyArray<string>) => stri
  * `root`): paths only, never values, at most 10 issues, in bounded time and stack for input of any
  * size or depth (SPEC S28, S34). The one formatter of decode errors in this library and its stores.
  *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ * import { Either, Schema } from "effect"
+ *
+ * const result = Schema.decodeUnknownEither(Schema.Struct({ code: Schema.String }))({ code: 42 })
+ * if (Either.isLeft(result)) {
+ *   assert.deepStrictEqual(OAuthError.parseIssues(result.left, "body"), ["code is invalid"])
+ * }
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -648,6 +971,18 @@ export const parseIssues: (error: ParseResult.ParseError, root: string) => Reado
 
 /**
  * `parseIssues` joined into one detail text.
+ *
+ * @example
+ * ```ts
+ * import { OAuthError } from "@effect-oauth/core"
+ * import { Either, Schema } from "effect"
+ *
+ * const Query = Schema.Struct({ code: Schema.String, state: Schema.String })
+ * const result = Schema.decodeUnknownEither(Query)({}, { errors: "all" })
+ * if (Either.isLeft(result)) {
+ *   assert.strictEqual(OAuthError.describeParseError(result.left, "query"), "code is missing; state is missing")
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category utils

@@ -18,6 +18,16 @@ import * as AccessTokensModule from "./AccessTokens.js"
 /**
  * The errors of an authorized client: those of the wrapped client and those of `AccessTokens.get`.
  *
+ * @example
+ * ```ts
+ * import type { OAuthHttpClient } from "@effect-oauth/core"
+ * import type { HttpClientError } from "@effect/platform"
+ *
+ * type ApiError = OAuthHttpClient.Error<HttpClientError.HttpClientError>
+ * const describe = (error: ApiError): string => error._tag
+ * void describe
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -26,6 +36,61 @@ export type Error<E> = E | AccessTokensModule.GetError
 /**
  * Wraps `client` so that it acts for `key`. A request body must be replayable (not a one-shot
  * stream) for the retry after a 401.
+ *
+ * @example
+ * ```ts
+ * import { AccessTokens, OAuthClient, type OAuthConfig, OAuthHttpClient, TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { DateTime, Effect, Layer, Option, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ * const Tokens = AccessTokens.layer().pipe(
+ *   Layer.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
+ *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server))
+ * )
+ * const signedIn = Effect.map(DateTime.now, (now) =>
+ *   new TokenSet.TokenSet({
+ *     accessToken: Redacted.make("at-0"),
+ *     tokenType: "Bearer",
+ *     refreshToken: Option.some(Redacted.make("rt-0")),
+ *     expiresAt: DateTime.add(now, { hours: 1 }),
+ *     refreshExpiresAt: Option.none(),
+ *     issuedAt: now,
+ *     scopes: ["read"]
+ *   }))
+ * // A fake API that echoes the Authorization header it receives.
+ * const api = HttpClient.make((request) =>
+ *   Effect.succeed(HttpClientResponse.fromWeb(request, new Response(request.headers.authorization ?? "none")))
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const tokens = yield* AccessTokens.AccessTokens
+ *   yield* tokens.save("user-1", yield* signedIn)
+ *   const client = api.pipe(OAuthHttpClient.authorize(tokens, "user-1"))
+ *   const response = yield* client.get("https://api.example.com/me")
+ *   return yield* response.text
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Tokens)), "Bearer at-0")
+ * ```
  *
  * @since 0.1.0
  * @category combinators
@@ -74,6 +139,61 @@ export const authorize: {
 /**
  * The `HttpClient` in context, acting for `key`.
  *
+ * @example
+ * ```ts
+ * import { AccessTokens, OAuthClient, type OAuthConfig, OAuthHttpClient, TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { DateTime, Effect, Layer, Option, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ * const Tokens = AccessTokens.layer().pipe(
+ *   Layer.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
+ *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server))
+ * )
+ * const signedIn = Effect.map(DateTime.now, (now) =>
+ *   new TokenSet.TokenSet({
+ *     accessToken: Redacted.make("at-0"),
+ *     tokenType: "Bearer",
+ *     refreshToken: Option.some(Redacted.make("rt-0")),
+ *     expiresAt: DateTime.add(now, { hours: 1 }),
+ *     refreshExpiresAt: Option.none(),
+ *     issuedAt: now,
+ *     scopes: ["read"]
+ *   }))
+ * // A fake API that echoes the Authorization header it receives.
+ * const api = HttpClient.make((request) =>
+ *   Effect.succeed(HttpClientResponse.fromWeb(request, new Response(request.headers.authorization ?? "none")))
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const tokens = yield* AccessTokens.AccessTokens
+ *   yield* tokens.save("user-1", yield* signedIn)
+ *   const client = yield* OAuthHttpClient.make("user-1")
+ *   const response = yield* client.get("https://api.example.com/me")
+ *   return yield* response.text
+ * }).pipe(Effect.provide(Tokens), Effect.provideService(HttpClient.HttpClient, api))
+ * assert.strictEqual(await Effect.runPromise(program), "Bearer at-0")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -93,6 +213,60 @@ export const make = (
  * A function that returns a valid access token for `key` each time it is called, for SDKs that take
  * an `apiKey` or `token` callback that must return a Promise. Prefer `AccessTokens.supplier`, which
  * answers a fresh token synchronously.
+ *
+ * @example
+ * ```ts
+ * import { AccessTokens, OAuthClient, type OAuthConfig, OAuthHttpClient, TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { DateTime, Effect, Layer, Option, Redacted } from "effect"
+ *
+ * // A fake token endpoint: every token request is answered with new tokens.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(
+ *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
+ *         { headers: { "content-type": "application/json" } }
+ *       )
+ *     )
+ *   )
+ * )
+ * const options: OAuthConfig.Options = {
+ *   clientId: "my-client",
+ *   clientSecret: Redacted.make("my-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   scopes: ["read"]
+ * }
+ * const Tokens = AccessTokens.layer().pipe(
+ *   Layer.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
+ *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server))
+ * )
+ * const signedIn = Effect.map(DateTime.now, (now) =>
+ *   new TokenSet.TokenSet({
+ *     accessToken: Redacted.make("at-0"),
+ *     tokenType: "Bearer",
+ *     refreshToken: Option.some(Redacted.make("rt-0")),
+ *     expiresAt: DateTime.add(now, { hours: 1 }),
+ *     refreshExpiresAt: Option.none(),
+ *     issuedAt: now,
+ *     scopes: ["read"]
+ *   }))
+ * // A fake API that echoes the Authorization header it receives.
+ * const api = HttpClient.make((request) =>
+ *   Effect.succeed(HttpClientResponse.fromWeb(request, new Response(request.headers.authorization ?? "none")))
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const tokens = yield* AccessTokens.AccessTokens
+ *   yield* tokens.save("user-1", yield* signedIn)
+ *   const token = yield* OAuthHttpClient.tokenFunction("user-1")
+ *   return yield* Effect.promise(() => token())
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Tokens)), "at-0")
+ * ```
  *
  * @since 0.1.0
  * @category constructors

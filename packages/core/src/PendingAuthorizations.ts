@@ -20,6 +20,32 @@ import type { PendingAuthorizationsError } from "./OAuthError.js"
 import type * as PendingAuthorization from "./PendingAuthorization.js"
 
 /**
+ * @example
+ * ```ts
+ * import { PendingAuthorization, PendingAuthorizations } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const pending = new PendingAuthorization.PendingAuthorization({
+ *   state: Redacted.make("random-state"),
+ *   codeVerifier: Option.none(),
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   issuer: Option.none(),
+ *   scopes: ["read"],
+ *   createdAt: DateTime.unsafeMake(0),
+ *   expiresAt: DateTime.unsafeMake(8.64e15)
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* PendingAuthorizations.PendingAuthorizations
+ *   yield* store.put(pending)
+ *   const first = yield* store.take("random-state")
+ *   const second = yield* store.take("random-state")
+ *   return [Option.isSome(first), Option.isSome(second)]
+ * })
+ * // A state is taken once only.
+ * assert.deepStrictEqual(await Effect.runPromise(Effect.provide(program, PendingAuthorizations.layerMemory)), [true, false])
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -32,6 +58,18 @@ export interface Service {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { PendingAuthorizations } from "@effect-oauth/core"
+ * import { Effect, Option } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* PendingAuthorizations.PendingAuthorizations
+ *   return yield* store.take("unknown-state")
+ * })
+ * assert.ok(Option.isNone(await Effect.runPromise(Effect.provide(program, PendingAuthorizations.layerMemory))))
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -44,6 +82,16 @@ export class PendingAuthorizations extends Context.Tag("@effect-oauth/core/Pendi
  * The lookup key of a state: BASE64URL(SHA-256(state)), so that a store never holds a usable state
  * as its key.
  *
+ * @example
+ * ```ts
+ * import { PendingAuthorizations } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ *
+ * const key = await Effect.runPromise(PendingAuthorizations.stateKey("random-state"))
+ * assert.strictEqual(key.length, 43)
+ * assert.ok(!key.includes("random-state"))
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -55,6 +103,29 @@ export const stateKey = (state: string): Effect.Effect<string> =>
 /**
  * An in-memory store. Expired entries are swept on every `put`, so memory stays bounded by the
  * authorizations started within one lifetime.
+ *
+ * @example
+ * ```ts
+ * import { PendingAuthorization, PendingAuthorizations } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const pending = new PendingAuthorization.PendingAuthorization({
+ *   state: Redacted.make("random-state"),
+ *   codeVerifier: Option.none(),
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   issuer: Option.none(),
+ *   scopes: ["read"],
+ *   createdAt: DateTime.unsafeMake(0),
+ *   expiresAt: DateTime.unsafeMake(8.64e15)
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* PendingAuthorizations.makeMemory
+ *   yield* store.put(pending)
+ *   return yield* store.take("random-state")
+ * })
+ * assert.deepStrictEqual(Option.map(await Effect.runPromise(program), (p) => p.scopes), Option.some(["read"]))
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -89,6 +160,29 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
 })
 
 /**
+ * @example
+ * ```ts
+ * import { PendingAuthorization, PendingAuthorizations } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const pending = new PendingAuthorization.PendingAuthorization({
+ *   state: Redacted.make("random-state"),
+ *   codeVerifier: Option.none(),
+ *   redirectUri: "https://app.example.com/oauth/callback",
+ *   issuer: Option.none(),
+ *   scopes: ["read"],
+ *   createdAt: DateTime.unsafeMake(0),
+ *   expiresAt: DateTime.unsafeMake(8.64e15)
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* PendingAuthorizations.PendingAuthorizations
+ *   yield* store.put(pending)
+ *   return yield* store.take("random-state")
+ * }).pipe(Effect.provide(PendingAuthorizations.layerMemory))
+ * assert.ok(Option.isSome(await Effect.runPromise(program)))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -32,6 +32,18 @@ import { InvalidConfig } from "./OAuthError.js"
  * secret: 32 bytes in base64 or base64url, or — where {@link KeyringOptions.passphraseSalt} allows
  * it — a passphrase of at least 16 characters.
  *
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // 32 bytes in base64; in production, read it with `Config.redacted`.
+ * const keys = [{ id: "2026-01", key: Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") }]
+ *
+ * const key: Sealing.Key = keys[0]!
+ * assert.strictEqual(String(key.key), "<redacted>")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -43,6 +55,19 @@ export interface Key {
 /**
  * Imported keys, ready to seal (the first) and open (any).
  *
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // 32 bytes in base64; in production, read it with `Config.redacted`.
+ * const keys = [{ id: "2026-01", key: Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") }]
+ *
+ * const keyring: Sealing.Keyring = await Effect.runPromise(Sealing.makeKeyring(keys))
+ * assert.strictEqual(keyring.sealing.id, "2026-01")
+ * assert.ok(keyring.byId.has("2026-01"))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -52,6 +77,19 @@ export interface Keyring {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // 32 bytes in base64; in production, read it with `Config.redacted`.
+ * const keys = [{ id: "2026-01", key: Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") }]
+ *
+ * const keyring = await Effect.runPromise(Sealing.makeKeyring(keys))
+ * const sealing: Sealing.ImportedKey = keyring.sealing
+ * assert.strictEqual(sealing.key.algorithm.name, "AES-GCM")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -61,6 +99,20 @@ export interface ImportedKey {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const options: Sealing.KeyringOptions = { field: "COOKIE_KEYS" }
+ * const error = await Effect.runPromise(
+ *   Effect.flip(Sealing.makeKeyring([{ id: "k1", key: Redacted.make("too short") }], options))
+ * )
+ * // The error names the field by position, never the key material.
+ * assert.ok(error.field.startsWith("COOKIE_KEYS"))
+ * assert.ok(!error.message.includes("too short"))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -76,6 +128,19 @@ export interface KeyringOptions {
 
 /**
  * Why a value did not open. Carries no part of the value or of any key.
+ *
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // 32 bytes in base64; in production, read it with `Config.redacted`.
+ * const keys = [{ id: "2026-01", key: Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") }]
+ *
+ * const keyring = await Effect.runPromise(Sealing.makeKeyring(keys))
+ * const error = await Effect.runPromise(Effect.flip(Sealing.open(keyring, "user-1", "not a sealed value")))
+ * assert.strictEqual(error.reason, "Malformed")
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -103,6 +168,19 @@ export class OpenError extends Schema.TaggedError<OpenError>("@effect-oauth/core
 /**
  * The format version written in front of every sealed value.
  *
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // 32 bytes in base64; in production, read it with `Config.redacted`.
+ * const keys = [{ id: "2026-01", key: Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") }]
+ *
+ * const keyring = await Effect.runPromise(Sealing.makeKeyring(keys))
+ * const sealed = await Effect.runPromise(Sealing.seal(keyring, "user-1", "hello"))
+ * assert.ok(sealed.startsWith(`${Sealing.formatVersion}.2026-01.`))
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -111,6 +189,13 @@ export const formatVersion = "v1"
 /**
  * PBKDF2-SHA256 iterations for passphrases (OWASP 2023 recommendation).
  *
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ *
+ * assert.strictEqual(Sealing.pbkdf2Iterations, 600_000)
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -118,6 +203,19 @@ export const pbkdf2Iterations = 600_000
 
 /**
  * The shortest passphrase accepted; a random 32-byte key is better.
+ *
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // Passphrases are accepted only with a salt, and only from this length on.
+ * const short = Redacted.make("x".repeat(Sealing.minPassphraseLength - 1))
+ * const result = await Effect.runPromise(
+ *   Effect.either(Sealing.makeKeyring([{ id: "k1", key: short }], { passphraseSalt: "my-app" }))
+ * )
+ * assert.strictEqual(result._tag, "Left")
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -133,6 +231,16 @@ const own = (data: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(data)
 
 /**
  * 32 bytes in base64 or base64url, with or without padding; none otherwise.
+ *
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ * import { Option } from "effect"
+ *
+ * const bytes = Sealing.decodeKeyBytes("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
+ * assert.deepStrictEqual(Option.map(bytes, (b) => b.length), Option.some(32))
+ * assert.ok(Option.isNone(Sealing.decodeKeyBytes("c2hvcnQ=")))
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -190,6 +298,21 @@ const importOne = (
  * (nor an allowed passphrase), is an `InvalidConfig` naming the field by position, never the key
  * material.
  *
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // 32 bytes in base64; in production, read it with `Config.redacted`.
+ * const keys = [{ id: "2026-01", key: Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") }]
+ *
+ * const program = Effect.gen(function*() {
+ *   const keyring = yield* Sealing.makeKeyring(keys)
+ *   return keyring.sealing.id
+ * })
+ * assert.strictEqual(await Effect.runPromise(program), "2026-01")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -225,6 +348,24 @@ const additionalData = (keyId: string, context: string): Uint8Array<ArrayBuffer>
 /**
  * Seals `plaintext` with the keyring's first key, bound to `context`.
  *
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // 32 bytes in base64; in production, read it with `Config.redacted`.
+ * const keys = [{ id: "2026-01", key: Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") }]
+ *
+ * const program = Effect.gen(function*() {
+ *   const keyring = yield* Sealing.makeKeyring(keys)
+ *   const sealed = yield* Sealing.seal(keyring, "user-1", "hello")
+ *   // A fresh IV every time: the same text never seals to the same value.
+ *   const again = yield* Sealing.seal(keyring, "user-1", "hello")
+ *   return [sealed !== again, yield* Sealing.open(keyring, "user-1", sealed)]
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(program), [true, "hello"])
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -245,6 +386,25 @@ export const seal = (keyring: Keyring, context: string, plaintext: string): Effe
 /**
  * Opens a value sealed for `context` with any key of the keyring. `maxLength` bounds the work done
  * for hostile input (default: no bound).
+ *
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // 32 bytes in base64; in production, read it with `Config.redacted`.
+ * const keys = [{ id: "2026-01", key: Redacted.make("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") }]
+ *
+ * const program = Effect.gen(function*() {
+ *   const keyring = yield* Sealing.makeKeyring(keys)
+ *   const sealed = yield* Sealing.seal(keyring, "user-1", "hello")
+ *   const opened = yield* Sealing.open(keyring, "user-1", sealed, { maxLength: 4096 })
+ *   // Sealed for another context: the integrity check fails.
+ *   const other = yield* Effect.flip(Sealing.open(keyring, "user-2", sealed))
+ *   return [opened, other.reason]
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(program), ["hello", "Integrity"])
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -296,6 +456,16 @@ export const open = (
  * Parses `kid1:base64key,kid2:base64key` (the first key seals). Problems are reported by position,
  * never with key material.
  *
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ * import { Either } from "effect"
+ *
+ * const keys = Sealing.parseKeys("new:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=, old:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=")
+ * assert.deepStrictEqual(Either.map(keys, (list) => list.map((key) => key.id)), Either.right(["new", "old"]))
+ * assert.deepStrictEqual(Sealing.parseKeys("no-colon"), Either.left("entry 1 is not \"<key id>:<base64 key>\""))
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -315,6 +485,14 @@ export const parseKeys = (text: string): Either.Either<Arr.NonEmptyReadonlyArray
 
 /**
  * Compares two strings in time that depends only on their lengths (SPEC S6).
+ *
+ * @example
+ * ```ts
+ * import { Sealing } from "@effect-oauth/core"
+ *
+ * assert.strictEqual(Sealing.constantTimeEqual("digest-a", "digest-a"), true)
+ * assert.strictEqual(Sealing.constantTimeEqual("digest-a", "digest-b"), false)
+ * ```
  *
  * @since 0.1.0
  * @category utils

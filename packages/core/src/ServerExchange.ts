@@ -26,6 +26,19 @@ import { ErrorResponse, HttpError } from "./OAuthError.js"
 /**
  * The largest response body read by default: 1 MiB (SPEC S15).
  *
+ * @example
+ * ```ts
+ * import { ServerExchange } from "@effect-oauth/core"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * assert.strictEqual(ServerExchange.defaultMaxBodyBytes, 1024 * 1024)
+ * const client = HttpClient.make(() => Effect.die("no request expected"))
+ * // A smaller bound for an endpoint that answers small documents.
+ * const exchange = ServerExchange.make(client, { timeout: "5 seconds", maxBodyBytes: ServerExchange.defaultMaxBodyBytes / 16 })
+ * void exchange
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -34,6 +47,14 @@ export const defaultMaxBodyBytes = 1024 * 1024
 /**
  * Which endpoint an exchange is with; it names the endpoint in `HttpError`.
  *
+ * @example
+ * ```ts
+ * import { ServerExchange } from "@effect-oauth/core"
+ *
+ * const endpoint: ServerExchange.Endpoint = "jwks"
+ * assert.strictEqual(endpoint, "jwks")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -41,6 +62,22 @@ export type Endpoint = HttpError["endpoint"]
 
 /**
  * A response read in full within the deadline.
+ *
+ * @example
+ * ```ts
+ * import { ServerExchange } from "@effect-oauth/core"
+ * import { Headers } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * const response: ServerExchange.Response = {
+ *   status: 400,
+ *   headers: Headers.fromInput({ "content-type": "application/json" }),
+ *   body: JSON.stringify({ error: "invalid_grant", error_description: "the code has expired" })
+ * }
+ *
+ * const error = Effect.runSync(Effect.flip(ServerExchange.jsonObject(response, "token")))
+ * assert.strictEqual(error._tag, "ErrorResponse")
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -53,6 +90,14 @@ export interface Response {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { ServerExchange } from "@effect-oauth/core"
+ *
+ * const options: ServerExchange.Options = { timeout: "10 seconds", maxBodyBytes: 64 * 1024 }
+ * assert.strictEqual(options.maxBodyBytes, 65536)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -65,6 +110,28 @@ export interface Options {
 
 /**
  * An `HttpClient` decorated for exchanges with an authorization server.
+ *
+ * @example
+ * ```ts
+ * import { ServerExchange } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // A fake server that answers every request with a JSON object.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(JSON.stringify({ keys: [] }), { status: 200, headers: { "content-type": "application/json" } })
+ *     )
+ *   )
+ * )
+ *
+ * const exchange: ServerExchange.ServerExchange = ServerExchange.make(server, { timeout: "5 seconds" })
+ * const response = await Effect.runPromise(exchange.execute(HttpClientRequest.get("https://auth.example.com/jwks"), "jwks"))
+ * assert.strictEqual(response.status, 200)
+ * assert.strictEqual(response.body, "{\"keys\":[]}")
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -129,6 +196,30 @@ const readBody = (
  * with the endpoint, method, URL and status; the platform's client span, which would record every
  * server-chosen response header, is not created (SPEC S34).
  *
+ * @example
+ * ```ts
+ * import { ServerExchange } from "@effect-oauth/core"
+ * import { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // A fake server that answers every request with a JSON object.
+ * const server = HttpClient.make((request) =>
+ *   Effect.succeed(
+ *     HttpClientResponse.fromWeb(
+ *       request,
+ *       new Response(JSON.stringify({ keys: [] }), { status: 200, headers: { "content-type": "application/json" } })
+ *     )
+ *   )
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const exchange = ServerExchange.make(server, { timeout: "5 seconds" })
+ *   const response = yield* exchange.execute(HttpClientRequest.get("https://auth.example.com/jwks"), "jwks")
+ *   return yield* ServerExchange.jsonObject(response, "jwks")
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(program), { keys: [] })
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -192,6 +283,27 @@ const describeBody = (response: Response): string => {
  * sanitized (bounded, control characters stripped, every one of `secrets` scrubbed, SPEC S34); anything
  * else — a 5xx, HTML, an empty or non-JSON body — is an `HttpError`. No other body content reaches an
  * error.
+ *
+ * @example
+ * ```ts
+ * import { ServerExchange } from "@effect-oauth/core"
+ * import { Headers } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * const response: ServerExchange.Response = {
+ *   status: 400,
+ *   headers: Headers.fromInput({ "content-type": "application/json" }),
+ *   body: JSON.stringify({ error: "invalid_grant", error_description: "the code has expired" })
+ * }
+ *
+ * const error = Effect.runSync(Effect.flip(ServerExchange.jsonObject(response, "token")))
+ * assert.ok(error._tag === "ErrorResponse" && error.error === "invalid_grant" && error.status === 400)
+ *
+ * // A 5xx (or HTML, or an empty body) is an HttpError; its body never reaches the error.
+ * const html: ServerExchange.Response = { status: 502, headers: Headers.empty, body: "<html>Bad gateway</html>" }
+ * const failure = Effect.runSync(Effect.flip(ServerExchange.jsonObject(html, "token")))
+ * assert.ok(failure._tag === "HttpError" && failure.status === 502)
+ * ```
  *
  * @since 0.1.0
  * @category utils

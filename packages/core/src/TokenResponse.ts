@@ -160,6 +160,14 @@ const jsonLength = (value: unknown): number => {
  * order while their JSON fits in 16 KiB; a field that does not fit, and keys such as `__proto__`, are
  * left out (SPEC S28).
  *
+ * @example
+ * ```ts
+ * import { TokenResponse } from "@effect-oauth/core"
+ *
+ * const body = { access_token: "at-1", token_type: "Bearer", tenant: "acme", expires_in: 3600 }
+ * assert.deepStrictEqual(TokenResponse.extraFields(body), { tenant: "acme" })
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */

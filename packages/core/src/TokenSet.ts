@@ -13,6 +13,25 @@ import type { TokenResponse } from "./TokenResponse.js"
 import { parseScope } from "./TokenResponse.js"
 
 /**
+ * @example
+ * ```ts
+ * import { TokenSet } from "@effect-oauth/core"
+ * import { DateTime, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.some(DateTime.add(now, { days: 30 })),
+ *   issuedAt: now,
+ *   scopes: ["read"]
+ * })
+ * assert.strictEqual(String(tokens.accessToken), "<redacted>")
+ * assert.strictEqual(tokens.needsRefresh(now), false)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -46,6 +65,27 @@ export class TokenSet extends Schema.Class<TokenSet>("@effect-oauth/core/TokenSe
   /**
    * True when the access token expires within `window` of `now`.
    *
+   * @example
+   * ```ts
+   * import { TokenSet } from "@effect-oauth/core"
+   * import { DateTime, Option, Redacted } from "effect"
+   *
+   * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+   * const tokens = new TokenSet.TokenSet({
+   *   accessToken: Redacted.make("at-1"),
+   *   tokenType: "Bearer",
+   *   refreshToken: Option.some(Redacted.make("rt-1")),
+   *   expiresAt: DateTime.add(now, { hours: 1 }),
+   *   refreshExpiresAt: Option.some(DateTime.add(now, { days: 30 })),
+   *   issuedAt: now,
+   *   scopes: ["read"]
+   * })
+   *
+   * assert.strictEqual(tokens.needsRefresh(now), false)
+   * // Refresh a minute early: true once the access token expires within the window.
+   * assert.strictEqual(tokens.needsRefresh(DateTime.add(now, { minutes: 59, seconds: 30 }), "1 minute"), true)
+   * ```
+   *
    * @since 0.1.0
    */
   needsRefresh(now: DateTime.Utc, window: Duration.DurationInput = Duration.zero): boolean {
@@ -54,6 +94,26 @@ export class TokenSet extends Schema.Class<TokenSet>("@effect-oauth/core/TokenSe
 
   /**
    * True when the refresh token is known to be past its lifetime at `now`.
+   *
+   * @example
+   * ```ts
+   * import { TokenSet } from "@effect-oauth/core"
+   * import { DateTime, Option, Redacted } from "effect"
+   *
+   * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+   * const tokens = new TokenSet.TokenSet({
+   *   accessToken: Redacted.make("at-1"),
+   *   tokenType: "Bearer",
+   *   refreshToken: Option.some(Redacted.make("rt-1")),
+   *   expiresAt: DateTime.add(now, { hours: 1 }),
+   *   refreshExpiresAt: Option.some(DateTime.add(now, { days: 30 })),
+   *   issuedAt: now,
+   *   scopes: ["read"]
+   * })
+   *
+   * assert.strictEqual(tokens.refreshExpired(DateTime.add(now, { days: 1 })), false)
+   * assert.strictEqual(tokens.refreshExpired(DateTime.add(now, { days: 30 })), true)
+   * ```
    *
    * @since 0.1.0
    */
@@ -69,12 +129,50 @@ export class TokenSet extends Schema.Class<TokenSet>("@effect-oauth/core/TokenSe
  * The stored format: a JSON string. It holds the raw tokens, so wrap the store with encryption at rest
  * where the medium is not trusted.
  *
+ * @example
+ * ```ts
+ * import { TokenSet } from "@effect-oauth/core"
+ * import { DateTime, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.some(DateTime.add(now, { days: 30 })),
+ *   issuedAt: now,
+ *   scopes: ["read"]
+ * })
+ *
+ * import { Schema } from "effect"
+ *
+ * const json = Schema.encodeSync(TokenSet.StoredJson)(tokens)
+ * assert.strictEqual(JSON.parse(json).expiresAt, "2026-01-01T13:00:00.000Z")
+ * const back = Schema.decodeSync(TokenSet.StoredJson)(json)
+ * assert.strictEqual(Redacted.value(back.accessToken), "at-1")
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
 export const StoredJson: Schema.Schema<TokenSet, string> = Schema.parseJson(TokenSet)
 
 /**
+ * @example
+ * ```ts
+ * import { TokenSet } from "@effect-oauth/core"
+ * import { DateTime, Duration, Option } from "effect"
+ *
+ * const options: TokenSet.FromResponseOptions = {
+ *   sentAt: DateTime.unsafeMake("2026-01-01T12:00:00.000Z"),
+ *   requestedScopes: ["read"],
+ *   defaultLifetime: Duration.hours(1),
+ *   refreshTokenLifetime: Option.some(Duration.days(30))
+ * }
+ * assert.deepStrictEqual(options.requestedScopes, ["read"])
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -100,6 +198,14 @@ export interface FromResponseOptions {
 /**
  * The default bound of a server-chosen access token lifetime: one year (SPEC S33).
  *
+ * @example
+ * ```ts
+ * import { TokenSet } from "@effect-oauth/core"
+ * import { Duration } from "effect"
+ *
+ * assert.strictEqual(Duration.toDays(TokenSet.defaultMaxLifetime), 365)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -112,6 +218,17 @@ const maxEpochMillis = 8.64e15
  * `at` plus `duration`, held within the range of a JavaScript date, so that the result always encodes
  * (SPEC S33).
  *
+ * @example
+ * ```ts
+ * import { TokenSet } from "@effect-oauth/core"
+ * import { DateTime, Duration } from "effect"
+ *
+ * const at = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * assert.strictEqual(DateTime.formatIso(TokenSet.addBounded(at, Duration.hours(1))), "2026-01-01T13:00:00.000Z")
+ * // An infinite duration ends at the last instant a date holds, not at an invalid date.
+ * assert.strictEqual(DateTime.toEpochMillis(TokenSet.addBounded(at, Duration.infinity)), 8.64e15)
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -123,6 +240,24 @@ export const addBounded = (at: DateTime.Utc, duration: Duration.Duration): DateT
 
 /**
  * Turns a validated token response into a `TokenSet` (SPEC S14, S15, S17, S24).
+ *
+ * @example
+ * ```ts
+ * import { TokenResponse, TokenSet } from "@effect-oauth/core"
+ * import { DateTime, Duration, Effect, Option } from "effect"
+ *
+ * const response = Effect.runSync(TokenResponse.decode({ access_token: "at-1", token_type: "Bearer", expires_in: 600 }))
+ * const sentAt = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = TokenSet.fromResponse(response, {
+ *   sentAt,
+ *   requestedScopes: ["read"],
+ *   defaultLifetime: Duration.hours(1),
+ *   refreshTokenLifetime: Option.none()
+ * })
+ * assert.strictEqual(DateTime.formatIso(tokens.expiresAt), "2026-01-01T12:10:00.000Z")
+ * // No `scope` in the response: the requested scopes were granted (SPEC S15).
+ * assert.deepStrictEqual(tokens.scopes, ["read"])
+ * ```
  *
  * @since 0.1.0
  * @category constructors

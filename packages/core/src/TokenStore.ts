@@ -30,6 +30,31 @@ import * as TokenSet from "./TokenSet.js"
  * sent at that instant and its answer never came back, so the server may have rotated it. Nobody
  * sends that refresh token again automatically.
  *
+ * @example
+ * ```ts
+ * import { TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: ["read"]
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* TokenStore.TokenStore
+ *   yield* store.set("user-1", tokens)
+ *   const found: Option.Option<TokenStore.Versioned> = yield* store.get("user-1")
+ *   return Option.map(found, (record) => record.version)
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(Effect.provide(program, TokenStore.layerMemory)), Option.some(1))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -43,6 +68,33 @@ export interface Versioned {
  * `expectedVersion`: absent — write unconditionally; `null` — only if the key has no record; a number —
  * only if the record is at that version.
  *
+ * @example
+ * ```ts
+ * import { TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: ["read"]
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* TokenStore.makeMemory
+ *   const first: TokenStore.WriteOptions = { expectedVersion: null }
+ *   const version = yield* store.set("user-1", tokens, first)
+ *   // A second "create only" write finds the record and fails with a VersionConflict.
+ *   const again = yield* Effect.flip(store.set("user-1", tokens, first))
+ *   return [version, again._tag]
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(program), [1, "VersionConflict"])
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -53,6 +105,32 @@ export interface WriteOptions {
 /**
  * A write of tokens: `refreshSentAt` marks the refresh token as possibly spent (SPEC S44); a write
  * without it clears the mark.
+ *
+ * @example
+ * ```ts
+ * import { TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: ["read"]
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* TokenStore.makeMemory
+ *   const options: TokenStore.SetOptions = { expectedVersion: null, refreshSentAt: now }
+ *   yield* store.set("user-1", tokens, options)
+ *   const found = yield* store.get("user-1")
+ *   return Option.map(found, (record) => record.refreshSentAt !== undefined)
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(program), Option.some(true))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -66,6 +144,20 @@ export interface SetOptions extends WriteOptions {
  * (every lease / 3) while the lock's scope is open, so a live holder never loses the lock (SPEC S45);
  * the holder then bounds how long it holds the lock itself.
  *
+ * @example
+ * ```ts
+ * import { TokenStore } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ *
+ * const options: TokenStore.LockOptions = { lease: "30 seconds", renew: true }
+ * const program = Effect.gen(function*() {
+ *   const store = yield* TokenStore.makeMemory
+ *   // The lock is held until the scope closes; the renewal keeps the lease alive meanwhile.
+ *   return yield* Effect.scoped(Effect.map(store.lock("user-1", options), (lock) => lock.key))
+ * })
+ * assert.strictEqual(await Effect.runPromise(program), "user-1")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -77,6 +169,20 @@ export interface LockOptions {
 /**
  * A held lock. `fence` grows with every acquisition of the key, so a write can tell an old holder
  * from the current one.
+ *
+ * @example
+ * ```ts
+ * import { TokenStore } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* TokenStore.makeMemory
+ *   const first: TokenStore.Lock = yield* Effect.scoped(store.lock("user-1", { lease: "10 seconds" }))
+ *   const second = yield* Effect.scoped(store.lock("user-1", { lease: "10 seconds" }))
+ *   return second.fence > first.fence
+ * })
+ * assert.strictEqual(await Effect.runPromise(program), true)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -92,6 +198,31 @@ export interface Lock {
  * A stored record as a backend keeps it: opaque text (the token set and the S44 mark, possibly
  * sealed) and its version.
  *
+ * @example
+ * ```ts
+ * import { TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: ["read"]
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const backend = yield* TokenStore.makeMemoryBackend
+ *   yield* TokenStore.make(backend).set("user-1", tokens)
+ *   const raw: Option.Option<TokenStore.RawRecord> = yield* backend.get("user-1")
+ *   return Option.map(raw, (record) => JSON.parse(record.text).accessToken)
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(program), Option.some("at-1"))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -103,6 +234,24 @@ export interface RawRecord {
 /**
  * What a store implementation provides: raw record operations and a per-key lock. Encoding,
  * decoding and sealing happen once, above every backend ({@link make}).
+ *
+ * @example
+ * ```ts
+ * import { OAuthError, TokenStore } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ *
+ * // A backend whose medium is down; `TokenStore.make` turns it into a store.
+ * const unavailable = new OAuthError.TokenStoreError({ operation: "get", reason: "Unavailable" })
+ * const down: TokenStore.Backend = {
+ *   get: () => Effect.fail(unavailable),
+ *   set: () => Effect.fail(unavailable),
+ *   remove: () => Effect.succeed(false),
+ *   lock: () => Effect.fail(unavailable)
+ * }
+ * const error = await Effect.runPromise(Effect.flip(TokenStore.make(down).get("user-1")))
+ * assert.strictEqual(error.reason, "Unavailable")
+ * assert.deepStrictEqual(await Effect.runPromise(TokenStore.make(down).remove("user-1")), false)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -125,6 +274,32 @@ export interface Backend {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: ["read"]
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const store: TokenStore.Service = yield* TokenStore.TokenStore
+ *   const version = yield* store.set("user-1", tokens)
+ *   // Compare-and-set: only if nobody wrote the key since.
+ *   yield* store.set("user-1", tokens, { expectedVersion: version })
+ *   return yield* store.remove("user-1")
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, TokenStore.layerMemory)), true)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -148,6 +323,18 @@ export interface Service {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { TokenStore } from "@effect-oauth/core"
+ * import { Effect, Option } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* TokenStore.TokenStore
+ *   return yield* store.get("nobody")
+ * })
+ * assert.ok(Option.isNone(await Effect.runPromise(Effect.provide(program, TokenStore.layerMemory))))
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -174,6 +361,26 @@ const unencodable = (key: string | undefined) =>
  * Encodes a record as its stored text. Total: a value that cannot be encoded (an instant out of
  * range) is a `TokenStoreError`, never a defect (SPEC S33).
  *
+ * @example
+ * ```ts
+ * import { TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: ["read"]
+ * })
+ *
+ * const text = await Effect.runPromise(TokenStore.encodeText("user-1", tokens, now))
+ * assert.strictEqual(JSON.parse(text).refreshSentAt, "2026-01-01T12:00:00.000Z")
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -193,6 +400,28 @@ export const encodeText = (
  * Decodes stored text; a corrupt record is a `TokenStoreError` that names the key and the problem's
  * place, never the content (SPEC S28).
  *
+ * @example
+ * ```ts
+ * import { TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: ["read"]
+ * })
+ *
+ * const text = await Effect.runPromise(TokenStore.encodeText("user-1", tokens))
+ * const record = await Effect.runPromise(TokenStore.decodeText("user-1", text))
+ * assert.strictEqual(Redacted.value(record.tokens.accessToken), "at-1")
+ * assert.strictEqual(record.refreshSentAt, undefined)
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -211,6 +440,26 @@ export const decodeText = (
 /**
  * Encodes a token set as the stored JSON text (for stores not yet built with {@link make}).
  *
+ * @example
+ * ```ts
+ * import { TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: ["read"]
+ * })
+ *
+ * const text = await Effect.runPromise(TokenStore.encodeRecord(tokens))
+ * assert.strictEqual(JSON.parse(text).issuedAt, "2026-01-01T12:00:00.000Z")
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -219,6 +468,17 @@ export const encodeRecord = (tokens: TokenSet.TokenSet): Effect.Effect<string> =
 /**
  * Decodes stored JSON text (for stores not yet built with {@link make}); a corrupt record is a
  * `TokenStoreError` that names the key and the problem's place, never the content (SPEC S28).
+ *
+ * @example
+ * ```ts
+ * import { TokenStore } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ *
+ * // A corrupt record names the key, never the content.
+ * const error = await Effect.runPromise(Effect.flip(TokenStore.decodeRecord("user-1", "{\"accessToken\":1}")))
+ * assert.strictEqual(error.reason, "Corrupt")
+ * assert.strictEqual(error.key, "user-1")
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -229,6 +489,30 @@ export const decodeRecord = (key: string, text: string): Effect.Effect<TokenSet.
 /**
  * The token store over a backend: records are encoded once here, above the backend (compare
  * `KeyValueStore.make` in `@effect/platform`).
+ *
+ * @example
+ * ```ts
+ * import { TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: ["read"]
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = TokenStore.make(yield* TokenStore.makeMemoryBackend)
+ *   yield* store.set("user-1", tokens)
+ *   return yield* store.get("user-1")
+ * })
+ * assert.ok(Option.isSome(await Effect.runPromise(program)))
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -263,6 +547,20 @@ interface LockState {
  * A lock table on Effect's `Clock`, for stores whose records live in this process. Idle keys leave
  * no state behind. Exposed for store implementations that need an in-process lock. With `renew`, a
  * fiber in the lock's scope extends the lease every lease / 3 until the scope closes (SPEC S45).
+ *
+ * @example
+ * ```ts
+ * import { TokenStore } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const locks = yield* TokenStore.makeLockTable
+ *   const held = yield* Effect.scoped(Effect.zipRight(locks.acquire("user-1", "10 seconds"), locks.size))
+ *   // The released key leaves no state behind.
+ *   return [held, yield* locks.size]
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(program), [1, 0])
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -361,6 +659,20 @@ export const makeLockTable = Effect.gen(function*() {
  * The memory backend: records are kept as text, exactly as a persistent store would keep them. Its
  * `set` writes any text, which tests use to plant corrupt records.
  *
+ * @example
+ * ```ts
+ * import { TokenStore } from "@effect-oauth/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const backend = yield* TokenStore.makeMemoryBackend
+ *   // Plant a corrupt record, as a test of a store's error handling would.
+ *   yield* backend.set("user-1", "not json")
+ *   return yield* Effect.flip(TokenStore.make(backend).get("user-1"))
+ * })
+ * assert.strictEqual((await Effect.runPromise(program)).reason, "Corrupt")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -399,12 +711,59 @@ export const makeMemoryBackend: Effect.Effect<Backend> = Effect.gen(function*() 
 /**
  * An in-memory store over {@link makeMemoryBackend}.
  *
+ * @example
+ * ```ts
+ * import { TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: ["read"]
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* TokenStore.makeMemory
+ *   yield* store.set("user-1", tokens)
+ *   return Option.map(yield* store.get("user-1"), (record) => record.tokens.scopes)
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(program), Option.some(["read"]))
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const makeMemory: Effect.Effect<Service> = Effect.map(makeMemoryBackend, make)
 
 /**
+ * @example
+ * ```ts
+ * import { TokenSet, TokenStore } from "@effect-oauth/core"
+ * import { DateTime, Effect, Option, Redacted } from "effect"
+ *
+ * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
+ * const tokens = new TokenSet.TokenSet({
+ *   accessToken: Redacted.make("at-1"),
+ *   tokenType: "Bearer",
+ *   refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }),
+ *   refreshExpiresAt: Option.none(),
+ *   issuedAt: now,
+ *   scopes: ["read"]
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* TokenStore.TokenStore
+ *   return yield* store.set("user-1", tokens)
+ * })
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, TokenStore.layerMemory)), 1)
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
