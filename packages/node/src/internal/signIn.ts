@@ -9,7 +9,6 @@ import type * as Cookies from "@effect/platform/Cookies"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type * as Arr from "effect/Array"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -18,17 +17,12 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type { Options as PublicOptions } from "../NodeSignIn.js"
 import * as Crypto from "./signInCrypto.js"
 import * as Pages from "./signInPages.js"
 import { maxReturnToLength, safeReturnTo } from "./signInReturnTo.js"
 
 export { maxReturnToLength, safeReturnTo }
-
-/** @internal */
-export interface CookieKey {
-  readonly id: string
-  readonly secret: Redacted.Redacted<string>
-}
 
 /** @internal */
 export interface Paths {
@@ -37,32 +31,8 @@ export interface Paths {
   readonly logout: `/${string}`
 }
 
-/** @internal */
-export interface Options<E, R> {
-  readonly cookieKeys: Arr.NonEmptyReadonlyArray<CookieKey>
-  readonly pendingStorage?: "cookie" | "store" | undefined
-  readonly paths?: {
-    readonly login?: `/${string}` | undefined
-    readonly callback?: `/${string}` | undefined
-    readonly logout?: `/${string}` | undefined
-  } | undefined
-  readonly defaultReturnTo?: string | undefined
-  readonly afterLogout?: string | undefined
-  readonly origins?: ReadonlyArray<string> | undefined
-  readonly pendingCookie?: string | undefined
-  readonly sessionCookie?: string | undefined
-  readonly sessionLifetime?: Duration.DurationInput | undefined
-  readonly secureCookies?: boolean | undefined
-  readonly key?:
-    | ((tokens: TokenSet.TokenSet, request: HttpServerRequest.HttpServerRequest) => Effect.Effect<string, E, R>)
-    | undefined
-  readonly authorize?: OAuthClient.AuthorizeOptions | undefined
-  readonly renderError?:
-    | ((
-      failure: Pages.Failure
-    ) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest>)
-    | undefined
-}
+/** The public options, declared once in `NodeSignIn`. @internal */
+export type Options<E, R> = PublicOptions<E, R>
 
 /** @internal */
 export interface Service {
