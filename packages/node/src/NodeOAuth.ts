@@ -40,12 +40,19 @@ import * as Layer from "effect/Layer"
  * ```ts
  * import { OAuthClient } from "@effect-oauth/core"
  * import { NodeOAuth } from "@effect-oauth/node"
- * import { Effect, Layer } from "effect"
+ * import { Effect, Redacted } from "effect"
  *
- * // A layer of your own that provides the same services, for a provider configured elsewhere.
- * const ClientLive = (options: Parameters<typeof NodeOAuth.layer>[0]): Layer.Layer<NodeOAuth.Provides, unknown> =>
- *   NodeOAuth.layer(options)
- * const authorizeUrl = Effect.map(Effect.flatMap(OAuthClient.OAuthClient, (oauth) => oauth.authorize()), ({ url }) => url)
+ * // A program that needs what every layer of this module provides, whichever one is chosen.
+ * const signInUrl: Effect.Effect<URL, never, NodeOAuth.Provides> = Effect.gen(function*() {
+ *   const oauth = yield* OAuthClient.OAuthClient
+ *   const { url } = yield* oauth.authorize()
+ *   return url
+ * })
+ * const program = signInUrl.pipe(Effect.provide(NodeOAuth.layerCredal({
+ *   clientId: "my-client-id",
+ *   clientSecret: Redacted.make("my-client-secret"),
+ *   redirectUri: "http://127.0.0.1:3000/callback"
+ * })))
  * ```
  *
  * @since 0.1.0

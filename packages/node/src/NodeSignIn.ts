@@ -158,18 +158,30 @@ export type SignOutError = Pages.SignOutError
 /**
  * @example
  * ```ts
+ * import type { TokenSet } from "@effect-oauth/core"
  * import { NodeSignIn } from "@effect-oauth/node"
- * import { Effect, Redacted } from "effect"
+ * import { HttpClient, type HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
+ * import { Effect, type ParseResult, Redacted, Schema } from "effect"
  *
- * const options: NodeSignIn.Options = {
+ * // Keep the tokens under the provider's user id rather than a random session id.
+ * const whoami = (tokens: TokenSet.TokenSet) =>
+ *   Effect.flatMap(HttpClient.HttpClient, (http) =>
+ *     http.execute(HttpClientRequest.get("https://api.example.com/whoami").pipe(
+ *       HttpClientRequest.bearerToken(tokens.accessToken)
+ *     ))).pipe(
+ *       Effect.flatMap(HttpClientResponse.schemaBodyJson(Schema.Struct({ id: Schema.String }))),
+ *       Effect.map(({ id }) => `user:${id}`),
+ *       Effect.scoped
+ *     )
+ *
+ * const options: NodeSignIn.Options<HttpClientError.HttpClientError | ParseResult.ParseError, HttpClient.HttpClient> = {
  *   cookieKeys: [{ id: "k1", secret: Redacted.make(process.env.COOKIE_KEY ?? "") }],
  *   paths: { login: "/auth/login", logout: "/auth/logout" },
  *   defaultReturnTo: "/dashboard",
  *   origins: ["https://app.example.com"],
  *   sessionLifetime: "7 days",
  *   authorize: { scopes: ["openid", "email"] },
- *   // Keep the tokens under a stable id rather than a random session id.
- *   key: (tokens) => Effect.succeed(`user:${tokens.scopes.join(" ")}`)
+ *   key: whoami
  * }
  * const SignInLive = NodeSignIn.layer(options)
  * ```
