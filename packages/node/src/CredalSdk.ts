@@ -34,6 +34,15 @@ import * as Runtime from "effect/Runtime"
 /**
  * The SDK's base URL for Credal's production API (`CredalEnvironment.Production`).
  *
+ * @example
+ * ```ts
+ * import { CredalSdk } from "@effect-oauth/node"
+ *
+ * // Against a staging deployment, pass its base URL instead.
+ * const environment = process.env.CREDAL_API ?? CredalSdk.productionEnvironment
+ * assert.ok(CredalSdk.productionEnvironment.startsWith("https://"))
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -41,6 +50,19 @@ export const productionEnvironment = "https://api.credal.ai/api"
 
 /**
  * What the SDK passes to its `fetcher` (`Fetcher.Args` of `@credal/sdk`).
+ *
+ * @example
+ * ```ts
+ * import type { CredalSdk } from "@effect-oauth/node"
+ *
+ * // What the SDK asks of its fetcher for `copilots.sendMessage`.
+ * const args: CredalSdk.FetcherArgs = {
+ *   url: "https://api.credal.ai/api/v0/copilots/sendMessage",
+ *   method: "POST",
+ *   body: { agentId: "agent", message: "Hello" },
+ *   timeoutMs: 60_000
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -64,6 +86,19 @@ export interface FetcherArgs {
 /**
  * What a `fetcher` answers (`APIResponse<R, Fetcher.Error>` of `@credal/sdk`).
  *
+ * @example
+ * ```ts
+ * import type { CredalSdk } from "@effect-oauth/node"
+ *
+ * const describe = (response: CredalSdk.FetcherResponse<unknown>): string =>
+ *   response.ok
+ *     ? "ok"
+ *     : response.error.reason === "status-code"
+ *     ? `status ${response.error.statusCode}`
+ *     : response.error.reason
+ * assert.strictEqual(describe({ ok: false, error: { reason: "timeout" } }), "timeout")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -81,6 +116,19 @@ export type FetcherResponse<R> =
 /**
  * The SDK's `fetcher` option (`FetchFunction` of `@credal/sdk`).
  *
+ * @example
+ * ```ts
+ * import { CredalSdk } from "@effect-oauth/node"
+ * import { Effect } from "effect"
+ *
+ * // A fetcher that logs each call before handing it to the key's own fetcher.
+ * const logged = (key: string) =>
+ *   Effect.map(CredalSdk.fetcher(key), (fetch): CredalSdk.Fetcher => (args) => {
+ *     process.stderr.write(`${args.method} ${args.url}\n`)
+ *     return fetch(args)
+ *   })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -88,6 +136,19 @@ export type Fetcher = <R = unknown>(args: FetcherArgs) => Promise<FetcherRespons
 
 /**
  * The options to give `new CredalClient(...)`.
+ *
+ * @example
+ * ```ts
+ * import { CredalClient } from "@credal/sdk"
+ * import { CredalSdk } from "@effect-oauth/node"
+ * import { Effect } from "effect"
+ *
+ * const credalFor = (userId: string) =>
+ *   Effect.map(
+ *     CredalSdk.clientOptions(userId, { environment: "http://127.0.0.1:4010/api" }),
+ *     (options: CredalSdk.ClientOptions) => new CredalClient(options)
+ *   )
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -102,6 +163,17 @@ export interface ClientOptions {
 /**
  * The body of the `CredalError` that a typed failure becomes: its tag and message (never a secret).
  *
+ * @example
+ * ```ts
+ * import { CredalError } from "@credal/sdk"
+ * import type { CredalSdk } from "@effect-oauth/node"
+ *
+ * // The body of a `CredalError` raised when the user must sign in again.
+ * const body: CredalSdk.ErrorBody = { _tag: "ReauthorizationRequired", message: "Sign in again." }
+ * const error = new CredalError({ statusCode: 401, body })
+ * assert.strictEqual((error.body as CredalSdk.ErrorBody)._tag, "ReauthorizationRequired")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -113,6 +185,17 @@ export interface ErrorBody {
 
 /**
  * The tag of the typed failure behind an SDK error (a `CredalError` made by {@link fetcher}), if any.
+ *
+ * @example
+ * ```ts
+ * import { CredalError } from "@credal/sdk"
+ * import { CredalSdk } from "@effect-oauth/node"
+ * import { Option } from "effect"
+ *
+ * const error = new CredalError({ statusCode: 401, body: { _tag: "ReauthorizationRequired", message: "Sign in again." } })
+ * assert.deepStrictEqual(CredalSdk.errorTag(error), Option.some("ReauthorizationRequired"))
+ * assert.ok(Option.isNone(CredalSdk.errorTag(new Error("network down"))))
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -214,6 +297,17 @@ const parseJson = Option.liftThrowable((text: string): unknown => JSON.parse(tex
  * `CredalError`. `timeoutMs` and `abortSignal` are honoured; the SDK's `maxRetries` is not (a refresh
  * is never retried blindly).
  *
+ * @example
+ * ```ts
+ * import { CredalClient } from "@credal/sdk"
+ * import { CredalSdk } from "@effect-oauth/node"
+ * import { Effect } from "effect"
+ *
+ * // `clientOptions` does this; the fetcher alone suits an SDK option object of your own.
+ * const credalFor = (userId: string) =>
+ *   Effect.map(CredalSdk.fetcher(userId), (fetcher) => new CredalClient({ apiKey: "unused", fetcher }))
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -264,6 +358,16 @@ export const fetcher = (
  * refreshed one. A failure rejects with the typed error itself
  * (`ReauthorizationRequired`…, an `OAuthError`), never a `FiberFailure`. Prefer {@link clientOptions},
  * which also refreshes after a 401 and surfaces failures as `CredalError`s.
+ *
+ * @example
+ * ```ts
+ * import { CredalClient } from "@credal/sdk"
+ * import { CredalSdk } from "@effect-oauth/node"
+ * import { Effect } from "effect"
+ *
+ * // The SDK's own fetch, with the key's current access token as its API key.
+ * const credalFor = (userId: string) => Effect.map(CredalSdk.apiKey(userId), (apiKey) => new CredalClient({ apiKey }))
+ * ```
  *
  * @since 0.1.0
  * @category constructors

@@ -32,6 +32,22 @@ import * as Pages from "./internal/signInPages.js"
  * The loopback login could not finish: no callback arrived in time (`Timeout`), the port is taken
  * (`PortInUse`), or the listener could not start (`ListenFailed`).
  *
+ * @example
+ * ```ts
+ * import { NodeLoopbackLogin } from "@effect-oauth/node"
+ * import { Console, Effect } from "effect"
+ *
+ * // A second try on a free port when the fixed one is taken.
+ * const program = NodeLoopbackLogin.login({ port: 8765 }).pipe(
+ *   Effect.catchTag("LoopbackLoginError", (error) =>
+ *     error.reason === "PortInUse"
+ *       ? Effect.zipRight(Console.error(error.message), NodeLoopbackLogin.login({ port: 0 }))
+ *       : Effect.fail(error))
+ * )
+ * const error = new NodeLoopbackLogin.LoopbackLoginError({ reason: "PortInUse", port: 8765 })
+ * assert.strictEqual(error.message, "Port 8765 on 127.0.0.1 is already in use; close what uses it or choose another port.")
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -59,6 +75,23 @@ export class LoopbackLoginError extends Schema.TaggedError<LoopbackLoginError>(
 }
 
 /**
+ * @example
+ * ```ts
+ * import { NodeLoopbackLogin } from "@effect-oauth/node"
+ * import { Console } from "effect"
+ *
+ * // The redirect URI registered with the provider is then http://127.0.0.1:8765/oauth/callback.
+ * const options: NodeLoopbackLogin.Options = {
+ *   port: 8765,
+ *   callbackPath: "/oauth/callback",
+ *   timeout: "2 minutes",
+ *   onUrl: (url) => Console.log(`Sign in at ${url}`),
+ *   params: { prompt: "login" },
+ *   key: "cli-user"
+ * }
+ * const program = NodeLoopbackLogin.login({ ...options, key: "cli-user" })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -87,6 +120,16 @@ export interface Options {
 
 /**
  * What a login can fail with, besides `TokenStoreError` when the tokens are saved.
+ *
+ * @example
+ * ```ts
+ * import { NodeLoopbackLogin } from "@effect-oauth/node"
+ * import { Console, Effect } from "effect"
+ *
+ * // Every way a login can go wrong, explained to the user.
+ * const explain = (error: NodeLoopbackLogin.LoginError) => Console.error(error.message)
+ * const program = NodeLoopbackLogin.login().pipe(Effect.tapError(explain))
+ * ```
  *
  * @since 0.1.0
  * @category models

@@ -36,6 +36,25 @@ import * as Layer from "effect/Layer"
 /**
  * What every layer of this module provides: the client, its configuration and the live `HttpClient`.
  *
+ * @example
+ * ```ts
+ * import { OAuthClient } from "@effect-oauth/core"
+ * import { NodeOAuth } from "@effect-oauth/node"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // A program that needs what every layer of this module provides, whichever one is chosen.
+ * const signInUrl: Effect.Effect<URL, never, NodeOAuth.Provides> = Effect.gen(function*() {
+ *   const oauth = yield* OAuthClient.OAuthClient
+ *   const { url } = yield* oauth.authorize()
+ *   return url
+ * })
+ * const program = signInUrl.pipe(Effect.provide(NodeOAuth.layerCredal({
+ *   clientId: "my-client-id",
+ *   clientSecret: Redacted.make("my-client-secret"),
+ *   redirectUri: "http://127.0.0.1:3000/callback"
+ * })))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -45,6 +64,18 @@ export type Provides = OAuthClient.OAuthClient | OAuthConfig.OAuthConfig | HttpC
  * The live HTTP client used by the layers of this module: undici with its default connection pool.
  * Request timeouts come from `OAuthConfig.requestTimeout`.
  *
+ * @example
+ * ```ts
+ * import { NodeOAuth } from "@effect-oauth/node"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // The same undici client for your own requests.
+ * const program = Effect.flatMap(HttpClient.HttpClient, (http) => http.get("https://example.com")).pipe(
+ *   Effect.provide(NodeOAuth.layerHttpClient)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -52,6 +83,25 @@ export const layerHttpClient: Layer.Layer<HttpClient.HttpClient> = NodeHttpClien
 
 /**
  * `OAuthClient` and `OAuthConfig` from options, with the live HTTP client (provided too).
+ *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { NodeOAuth } from "@effect-oauth/node"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const ClientLive = NodeOAuth.layer({
+ *   clientId: "my-client-id",
+ *   clientSecret: Redacted.make("my-client-secret"),
+ *   authorizationEndpoint: "https://auth.example.com/authorize",
+ *   tokenEndpoint: "https://auth.example.com/token",
+ *   redirectUri: "http://127.0.0.1:3000/callback",
+ *   scopes: ["read"]
+ * })
+ * // Building the layer sends no request.
+ * const config = await Effect.runPromise(Effect.provide(OAuthConfig.OAuthConfig, ClientLive))
+ * assert.strictEqual(config.clientId, "my-client-id")
+ * ```
  *
  * @since 0.1.0
  * @category layers
@@ -62,6 +112,26 @@ export const layer = (options: OAuthConfig.Options): Layer.Layer<Provides, OAuth
 /**
  * `OAuthClient` and `OAuthConfig` from environment variables (see `OAuthConfig.fromEnv`), with the
  * live HTTP client (provided too).
+ *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { NodeOAuth } from "@effect-oauth/node"
+ * import { ConfigProvider, Effect, Layer } from "effect"
+ *
+ * // Reads OAUTH_PROVIDER, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_REDIRECT_URI, … (here from a map).
+ * const env = ConfigProvider.fromMap(
+ *   new Map([
+ *     ["OAUTH_PROVIDER", "credal"],
+ *     ["OAUTH_CLIENT_ID", "my-client-id"],
+ *     ["OAUTH_CLIENT_SECRET", "my-client-secret"],
+ *     ["OAUTH_REDIRECT_URI", "http://127.0.0.1:3000/callback"]
+ *   ])
+ * )
+ * const ClientLive = NodeOAuth.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(env)))
+ * const config = await Effect.runPromise(Effect.provide(OAuthConfig.OAuthConfig, ClientLive))
+ * assert.strictEqual(config.clientId, "my-client-id")
+ * ```
  *
  * @since 0.1.0
  * @category layers
@@ -77,6 +147,20 @@ export const layerConfig = (
 /**
  * Credal API v1 from client id, secret and redirect URI, with the live HTTP client (provided too).
  *
+ * @example
+ * ```ts
+ * import { OAuthClient } from "@effect-oauth/core"
+ * import { NodeOAuth } from "@effect-oauth/node"
+ * import { Config, Effect, Layer } from "effect"
+ *
+ * // The secret from the environment, the rest in code.
+ * const ClientLive = Layer.unwrapEffect(
+ *   Effect.map(Config.redacted("CREDAL_CLIENT_SECRET"), (clientSecret) =>
+ *     NodeOAuth.layerCredal({ clientId: "my-client-id", clientSecret, redirectUri: "https://app.example.com/callback" }))
+ * )
+ * const login = Effect.flatMap(OAuthClient.OAuthClient, (oauth) => oauth.authorize()).pipe(Effect.provide(ClientLive))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -87,6 +171,20 @@ export const layerCredal = (
 /**
  * The client of an issuer whose endpoints come from its RFC 8414 (or OpenID) metadata, fetched once
  * over the live HTTP client when the layer is built (SPEC S31); the HTTP client is provided too.
+ *
+ * @example
+ * ```ts
+ * import { NodeOAuth } from "@effect-oauth/node"
+ * import { Redacted } from "effect"
+ *
+ * // Endpoints from https://accounts.example.com/.well-known/…, fetched when the layer is built.
+ * const ClientLive = NodeOAuth.layerDiscovery("https://accounts.example.com", {
+ *   clientId: "my-client-id",
+ *   clientSecret: Redacted.make("my-client-secret"),
+ *   redirectUri: "http://127.0.0.1:3000/callback",
+ *   scopes: ["openid", "email"]
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category layers

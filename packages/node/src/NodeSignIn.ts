@@ -57,6 +57,19 @@ import * as Pages from "./internal/signInPages.js"
  * 600 000 iterations, once per process). `id` (1–64 characters of `A-Z a-z 0-9 _ -`) is written in
  * every cookie, so that the right key opens it.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { Redacted } from "effect"
+ *
+ * // The new key seals; the old one still opens the cookies it sealed.
+ * const cookieKeys: readonly [NodeSignIn.CookieKey, ...Array<NodeSignIn.CookieKey>] = [
+ *   { id: "2026-11", secret: Redacted.make("bmV3LWtleS0zMi1ieXRlcy1iYXNlNjQtLS0tLS0tLS0=") },
+ *   { id: "2026-05", secret: Redacted.make("an old passphrase, 16+ characters") }
+ * ]
+ * const SignInLive = NodeSignIn.layer({ cookieKeys })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -68,6 +81,19 @@ export interface CookieKey {
 /**
  * Where a pending authorization waits for its callback.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { Redacted } from "effect"
+ *
+ * // Behind a load balancer with a shared `PendingAuthorizations` store (say `SqlPendingAuthorizations`).
+ * const pendingStorage: NodeSignIn.PendingStorage = "store"
+ * const SignInLive = NodeSignIn.layer({
+ *   cookieKeys: [{ id: "k1", secret: Redacted.make(process.env.COOKIE_KEY ?? "") }],
+ *   pendingStorage
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -77,6 +103,21 @@ export type PendingStorage = "cookie" | "store"
  * A failure shown to the user: the error's tag (or `CrossSiteRequest`, `MethodNotAllowed`), the HTTP
  * status, and a title and message that carry no secret.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpServerResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // A failure page of your own, with the same status and no secret.
+ * const renderError = (failure: NodeSignIn.Failure) =>
+ *   Effect.succeed(
+ *     HttpServerResponse.text(`${failure.title}: ${failure.message} (sign in again at ${failure.loginPath})`, {
+ *       status: failure.status
+ *     })
+ *   )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -84,6 +125,15 @@ export interface Failure extends Pages.Failure {}
 
 /**
  * What a sign-in can fail with (rendered as a page, never raised to the router).
+ *
+ * @example
+ * ```ts
+ * import type { NodeSignIn } from "@effect-oauth/node"
+ *
+ * // What the operator might want to alert on.
+ * const isProviderTrouble = (error: NodeSignIn.SignInError | NodeSignIn.SignOutError | undefined): boolean =>
+ *   error !== undefined && (error._tag === "HttpError" || error._tag === "TokenStoreError")
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -93,12 +143,49 @@ export type SignInError = Pages.SignInError
 /**
  * What a sign-out can fail with (rendered as a page).
  *
+ * @example
+ * ```ts
+ * import type { NodeSignIn } from "@effect-oauth/node"
+ *
+ * const describe = (error: NodeSignIn.SignOutError): string => `sign-out failed: ${error._tag}`
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type SignOutError = Pages.SignOutError
 
 /**
+ * @example
+ * ```ts
+ * import type { TokenSet } from "@effect-oauth/core"
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpClient, type HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
+ * import { Effect, type ParseResult, Redacted, Schema } from "effect"
+ *
+ * // Keep the tokens under the provider's user id rather than a random session id.
+ * const whoami = (tokens: TokenSet.TokenSet) =>
+ *   Effect.flatMap(HttpClient.HttpClient, (http) =>
+ *     http.execute(HttpClientRequest.get("https://api.example.com/whoami").pipe(
+ *       HttpClientRequest.bearerToken(tokens.accessToken)
+ *     ))).pipe(
+ *       Effect.flatMap(HttpClientResponse.schemaBodyJson(Schema.Struct({ id: Schema.String }))),
+ *       Effect.map(({ id }) => `user:${id}`),
+ *       Effect.scoped
+ *     )
+ *
+ * const options: NodeSignIn.Options<HttpClientError.HttpClientError | ParseResult.ParseError, HttpClient.HttpClient> = {
+ *   cookieKeys: [{ id: "k1", secret: Redacted.make(process.env.COOKIE_KEY ?? "") }],
+ *   paths: { login: "/auth/login", logout: "/auth/logout" },
+ *   defaultReturnTo: "/dashboard",
+ *   origins: ["https://app.example.com"],
+ *   sessionLifetime: "7 days",
+ *   authorize: { scopes: ["openid", "email"] },
+ *   key: whoami
+ * }
+ * const SignInLive = NodeSignIn.layer(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -154,6 +241,18 @@ export interface Options<E = never, R = never> {
 /**
  * The paths of the routes.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { Effect } from "effect"
+ *
+ * // A link to the login route, wherever it was mounted.
+ * const loginLink = Effect.map(NodeSignIn.NodeSignIn, (signIn) => {
+ *   const paths: NodeSignIn.Paths = signIn.paths
+ *   return `${paths.login}?returnTo=%2Freports`
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -161,6 +260,24 @@ export interface Paths extends internal.Paths {}
 
 /**
  * What a signed-in request's handler is given: the `AccessTokens` key of its browser, and its tokens.
+ *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpClient, HttpClientRequest, HttpServerResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // A handler that calls the provider's API as the signed-in user.
+ * const me = Effect.gen(function*() {
+ *   const user: NodeSignIn.User = yield* NodeSignIn.SignedIn
+ *   const token = yield* user.accessToken
+ *   const http = yield* HttpClient.HttpClient
+ *   const response = yield* http.execute(
+ *     HttpClientRequest.get("https://api.example.com/me").pipe(HttpClientRequest.bearerToken(token))
+ *   )
+ *   return HttpServerResponse.unsafeJson({ key: user.key, status: response.status })
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -176,12 +293,34 @@ export interface User {
 /**
  * The signed-in user of the current request, provided by {@link requireSignIn} and {@link Authentication}.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpRouter, HttpServerResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * const hello = Effect.map(NodeSignIn.SignedIn, (user) => HttpServerResponse.text(`signed in as ${user.key}`))
+ * const routes = HttpRouter.empty.pipe(HttpRouter.get("/hello", NodeSignIn.requireSignIn(hello)))
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
 export class SignedIn extends Context.Tag("@effect-oauth/node/NodeSignIn/SignedIn")<SignedIn, User>() {}
 
 /**
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { Effect, Option } from "effect"
+ *
+ * // The key in a session cookie's value, outside a request (say, a WebSocket upgrade).
+ * const keyOfCookie = (sealed: string) =>
+ *   Effect.flatMap(NodeSignIn.NodeSignIn, (signIn: NodeSignIn.Service) => signIn.openSession(sealed)).pipe(
+ *     Effect.map(Option.getOrUndefined)
+ *   )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -200,6 +339,16 @@ export interface Service {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpRouter } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // The application's routes with the sign-in routes.
+ * const app = Effect.map(NodeSignIn.NodeSignIn, (signIn) => HttpRouter.empty.pipe(HttpRouter.concat(signIn.router)))
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -207,6 +356,23 @@ export class NodeSignIn extends Context.Tag("@effect-oauth/node/NodeSignIn")<Nod
 
 /**
  * What the routes need besides the key function's requirements.
+ *
+ * @example
+ * ```ts
+ * import { AccessTokens, TokenStore } from "@effect-oauth/core"
+ * import { NodeOAuth, NodeSignIn } from "@effect-oauth/node"
+ * import { Layer, Redacted } from "effect"
+ *
+ * // `OAuthClient` and `AccessTokens` for the sign-in layer.
+ * const RequirementsLive: Layer.Layer<NodeSignIn.Requirements, unknown> = AccessTokens.layer().pipe(
+ *   Layer.provideMerge(TokenStore.layerMemory),
+ *   Layer.provideMerge(NodeOAuth.layerCredal({
+ *     clientId: "my-client-id",
+ *     clientSecret: Redacted.make("my-client-secret"),
+ *     redirectUri: "http://127.0.0.1:3000/callback"
+ *   }))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -298,6 +464,17 @@ export function layer<E, R>(
  * first (`OAUTH_COOKIE_KEYS=2026-11:<openssl rand -base64 32>,2026-05:<older key>`). A value without an
  * id is one key with the id `default`. The secret never appears in a configuration error.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { ConfigProvider, Effect, Redacted } from "effect"
+ *
+ * const env = ConfigProvider.fromMap(new Map([["OAUTH_COOKIE_KEYS", "2026-11:new-secret-0123456789,2026-05:old-secret-0123456789"]]))
+ * const keys = Effect.runSync(Effect.withConfigProvider(NodeSignIn.cookieKeysConfig(), env))
+ * assert.deepStrictEqual(keys.map((key) => key.id), ["2026-11", "2026-05"])
+ * assert.strictEqual(Redacted.value(keys[0].secret), "new-secret-0123456789")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -330,6 +507,19 @@ const ConfigErrorInvalid = (path: Array<string>, message: string): ConfigError.C
  * The options of {@link layerConfig}: those of {@link layer}, with the cookie keys (and origins) from
  * `Config`.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { Config } from "effect"
+ *
+ * const options: NodeSignIn.ConfigOptions = {
+ *   cookieKeys: NodeSignIn.cookieKeysConfig("SESSION_KEYS"),
+ *   origins: Config.array(Config.string(), "PUBLIC_ORIGINS"),
+ *   defaultReturnTo: "/home"
+ * }
+ * const SignInLive = NodeSignIn.layerConfig(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -343,6 +533,18 @@ export interface ConfigOptions<E = never, R = never> extends Omit<Options<E, R>,
 /**
  * `NodeSignIn` with its cookie keys (and origins) read from `Config` when the layer is built: a missing
  * or bad key fails the layer with a `ConfigError` or `InvalidConfig` (SPEC S39).
+ *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { ConfigProvider, Layer } from "effect"
+ *
+ * // OAUTH_COOKIE_KEYS=2026-11:<openssl rand -base64 32> in production; a map here.
+ * const env = ConfigProvider.fromMap(new Map([["OAUTH_COOKIE_KEYS", "2026-11:a-passphrase-of-16-characters"]]))
+ * const SignInLive = NodeSignIn.layerConfig({ defaultReturnTo: "/home" }).pipe(
+ *   Layer.provide(Layer.setConfigProvider(env))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category layers
@@ -377,6 +579,18 @@ export function layerConfig<E, R>(
 /**
  * The `AccessTokens` key of the signed-in browser of the current request.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpRouter, HttpServerResponse } from "@effect/platform"
+ * import { Effect, Option } from "effect"
+ *
+ * // A page that works signed in or not.
+ * const home = Effect.map(NodeSignIn.currentKey, (key) =>
+ *   HttpServerResponse.text(Option.match(key, { onNone: () => "Welcome, guest", onSome: (key) => `Welcome back (${key})` })))
+ * const routes = HttpRouter.empty.pipe(HttpRouter.get("/", home))
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -385,6 +599,16 @@ export const currentKey: Effect.Effect<Option.Option<string>, never, NodeSignIn 
 
 /**
  * The sign-in routes of the `NodeSignIn` in context, to `HttpRouter.concat` into an application.
+ *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpRouter, HttpServerResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * const app = Effect.map(NodeSignIn.router, (signInRoutes) =>
+ *   HttpRouter.empty.pipe(HttpRouter.get("/health", HttpServerResponse.text("ok")), HttpRouter.concat(signInRoutes)))
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -446,6 +670,20 @@ export const requireSignIn = <E, R>(
  * user; without one they fail with `HttpApiError.Unauthorized` (401). Implement it with
  * {@link layerAuthentication}.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpApi, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+ * import { Schema } from "effect"
+ *
+ * // Every endpoint of the group needs a session; its handlers can read `NodeSignIn.SignedIn`.
+ * class Account extends HttpApiGroup.make("account")
+ *   .add(HttpApiEndpoint.get("me", "/me").addSuccess(Schema.String))
+ *   .middleware(NodeSignIn.Authentication)
+ * {}
+ * class Api extends HttpApi.make("app").add(Account) {}
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -460,6 +698,17 @@ export class Authentication
 /**
  * The implementation of {@link Authentication} over the `NodeSignIn` in context. A `NodeSignIn` whose
  * session cookie is not `oauth_session` fails the layer (SPEC S39).
+ *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { Layer, Redacted } from "effect"
+ *
+ * // Provide it next to the `HttpApiBuilder.group` layers of the groups that use `Authentication`.
+ * const AuthenticationLive = NodeSignIn.layerAuthentication.pipe(
+ *   Layer.provideMerge(NodeSignIn.layer({ cookieKeys: [{ id: "k1", secret: Redacted.make(process.env.COOKIE_KEY ?? "") }] }))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category layers
@@ -491,6 +740,26 @@ export const layerAuthentication: Layer.Layer<Authentication, OAuthConfig.Invali
  * The default rendering of a failure: a small HTML page, or JSON `{ error, title, message, login }` when
  * the request accepts `application/json` and not `text/html`.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpServerRequest } from "@effect/platform"
+ *
+ * const request = HttpServerRequest.fromWeb(
+ *   new Request("http://127.0.0.1:3000/callback", { headers: { accept: "application/json" } })
+ * )
+ * const failure: NodeSignIn.Failure = {
+ *   tag: "StateMismatch",
+ *   status: 400,
+ *   title: "Sign-in expired",
+ *   message: "Start the sign-in again.",
+ *   loginPath: "/login",
+ *   error: undefined
+ * }
+ * const response = NodeSignIn.renderFailure(failure, request)
+ * assert.strictEqual(response.status, 400)
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -505,6 +774,16 @@ export const renderFailure = (
  * anything else — `//evil.example`, `/.//evil.example`, `/%2e//evil.example`, `/a/..//evil.example`,
  * `/\evil.example` — is `fallback`.
  *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ *
+ * const origins = ["https://app.example.com"]
+ * assert.strictEqual(NodeSignIn.safeReturnTo("/reports?year=2026", origins, "/"), "/reports?year=2026")
+ * assert.strictEqual(NodeSignIn.safeReturnTo("//evil.example", origins, "/"), "/")
+ * assert.strictEqual(NodeSignIn.safeReturnTo("https://evil.example/", origins, "/"), "/")
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -513,6 +792,17 @@ export const safeReturnTo: (input: string | undefined, origins: ReadonlyArray<st
 
 /**
  * Whether a request is for a loopback host (127.0.0.0/8, ::1, localhost), from its `Host` header or URL.
+ *
+ * @example
+ * ```ts
+ * import { NodeSignIn } from "@effect-oauth/node"
+ * import { HttpServerRequest } from "@effect/platform"
+ *
+ * const local = HttpServerRequest.fromWeb(new Request("http://127.0.0.1:3000/login"))
+ * const remote = HttpServerRequest.fromWeb(new Request("https://app.example.com/login"))
+ * assert.strictEqual(NodeSignIn.isLoopbackRequest(local), true)
+ * assert.strictEqual(NodeSignIn.isLoopbackRequest(remote), false)
+ * ```
  *
  * @since 0.1.0
  * @category utils

@@ -84,6 +84,18 @@ import type * as Scope from "effect/Scope"
 import * as internal from "./internal/nodeTokenStore.js"
 
 /**
+ * @example
+ * ```ts
+ * import { NodeTokenStore } from "@effect-oauth/node"
+ *
+ * const options: NodeTokenStore.Options = {
+ *   path: "~/.config/my-app/tokens.json",
+ *   pollInterval: "20 millis",
+ *   maxLease: "2 minutes"
+ * }
+ * const TokenStoreLive = NodeTokenStore.layerNode(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -115,6 +127,24 @@ export interface Options {
  * unreadable, unsafe or corrupt file is reported by the operations. Its scope bounds the background
  * work of its locks (lease renewals, retried releases).
  *
+ * @example
+ * ```ts
+ * import { NodeTokenStore } from "@effect-oauth/node"
+ * import { NodeFileSystem, NodePath } from "@effect/platform-node"
+ * import { Effect, Layer, Option } from "effect"
+ * import { mkdtempSync, rmSync } from "node:fs"
+ * import { tmpdir } from "node:os"
+ * import { join } from "node:path"
+ *
+ * const dir = mkdtempSync(join(tmpdir(), "tokens-"))
+ * const program = Effect.gen(function*() {
+ *   const store = yield* NodeTokenStore.make({ path: join(dir, "tokens.json") })
+ *   return yield* store.get("user-1")
+ * }).pipe(Effect.scoped, Effect.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))
+ * assert.ok(Option.isNone(await Effect.runPromise(program)))
+ * rmSync(dir, { recursive: true, force: true })
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -123,6 +153,18 @@ export const make: (
 ) => Effect.Effect<TokenStore.Service, never, FileSystem.FileSystem | Path.Path | Scope.Scope> = internal.make
 
 /**
+ * @example
+ * ```ts
+ * import { NodeTokenStore } from "@effect-oauth/node"
+ * import { NodeFileSystem, NodePath } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ *
+ * // What `layerNode` does; provide another `FileSystem` (say, a test one) the same way.
+ * const TokenStoreLive = NodeTokenStore.layer({ path: "~/.config/my-app/tokens.json" }).pipe(
+ *   Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer))
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -134,6 +176,23 @@ export const layer = (
 /**
  * The file store with Node's `FileSystem` and `Path`.
  *
+ * @example
+ * ```ts
+ * import { AccessTokens } from "@effect-oauth/core"
+ * import { NodeOAuth, NodeTokenStore } from "@effect-oauth/node"
+ * import { Layer, Redacted } from "effect"
+ *
+ * // A CLI's tokens survive restarts; processes of the same user share the file.
+ * const TokensLive = AccessTokens.layer().pipe(
+ *   Layer.provideMerge(NodeTokenStore.layerNode({ path: "~/.config/my-app/tokens.json" })),
+ *   Layer.provideMerge(NodeOAuth.layerCredal({
+ *     clientId: "my-client-id",
+ *     clientSecret: Redacted.make("my-client-secret"),
+ *     redirectUri: "http://127.0.0.1:3000/callback"
+ *   }))
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -143,6 +202,18 @@ export const layerNode = (options: Options): Layer.Layer<TokenStore.TokenStore> 
 /**
  * The file store with its options from configuration, e.g.
  * `NodeTokenStore.layerConfig({ path: Config.string("TOKEN_FILE") })`.
+ *
+ * @example
+ * ```ts
+ * import { NodeTokenStore } from "@effect-oauth/node"
+ * import { NodeFileSystem, NodePath } from "@effect/platform-node"
+ * import { Config, Layer } from "effect"
+ *
+ * const TokenStoreLive = NodeTokenStore.layerConfig({
+ *   path: Config.string("TOKEN_FILE").pipe(Config.withDefault("~/.config/my-app/tokens.json")),
+ *   maxLease: Config.succeed("5 minutes")
+ * }).pipe(Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))
+ * ```
  *
  * @since 0.1.0
  * @category layers

@@ -21,6 +21,17 @@ const Audience = Schema.Union(Schema.String, Schema.Array(Schema.String))
 /**
  * The standard claims of OpenID Connect Core §5.1, every one optional.
  *
+ * @example
+ * ```ts
+ * import { IdTokenClaims } from "@effect-oauth/oidc"
+ * import { Schema } from "effect"
+ *
+ * // The standard claims plus one of your own, as a schema of its own.
+ * const Profile = Schema.Struct({ ...IdTokenClaims.standardClaims, tenant: Schema.String })
+ * const profile = Schema.decodeUnknownSync(Profile)({ email: "ann@example.com", email_verified: true, tenant: "t1" })
+ * assert.strictEqual(profile.email_verified, true)
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -49,6 +60,18 @@ export const standardClaims = {
 const Other = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
 /**
+ * @example
+ * ```ts
+ * import { IdTokenClaims } from "@effect-oauth/oidc"
+ * import { Either } from "effect"
+ *
+ * const claims = Either.getOrThrow(
+ *   IdTokenClaims.fromPayload({ iss: "https://op.example", sub: "ann", aud: ["app", "api"], exp: 2e9, iat: 1e9 })
+ * )
+ * assert.ok(claims instanceof IdTokenClaims.IdTokenClaims)
+ * assert.deepStrictEqual(claims.audiences, ["app", "api"])
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -83,6 +106,16 @@ export class IdTokenClaims extends Schema.Class<IdTokenClaims>("@effect-oauth/oi
 /**
  * A userinfo answer (OpenID Connect Core §5.3.2): `sub` and the standard claims typed, the rest in
  * `other`.
+ *
+ * @example
+ * ```ts
+ * import { IdTokenClaims } from "@effect-oauth/oidc"
+ * import { Either } from "effect"
+ *
+ * const info = Either.getOrThrow(IdTokenClaims.userInfoFromJson({ sub: "ann", name: "Ann" }))
+ * assert.ok(info instanceof IdTokenClaims.UserInfoClaims)
+ * assert.strictEqual(info.name, "Ann")
+ * ```
  *
  * @since 0.1.0
  * @category schemas
@@ -143,6 +176,18 @@ const idTokenProtocolClaims = new Set([
  * Decodes the claims of an ID Token payload (a JSON object). It does not validate the token; see
  * `IdTokens.validate`.
  *
+ * @example
+ * ```ts
+ * import { IdTokenClaims } from "@effect-oauth/oidc"
+ * import { Either } from "effect"
+ *
+ * const payload = { iss: "https://op.example", sub: "ann", aud: "app", exp: 2e9, iat: 1e9, email_verified: "true" }
+ * const claims = Either.getOrThrow(IdTokenClaims.fromPayload(payload))
+ * assert.strictEqual(claims.email_verified, undefined) // the wrong type: not typed…
+ * assert.strictEqual(claims.other.email_verified, "true") // …but kept
+ * assert.ok(Either.isLeft(IdTokenClaims.fromPayload({ sub: "ann" }))) // no iss, aud, exp, iat
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -153,6 +198,17 @@ export const fromPayload = (
 /**
  * Decodes a userinfo answer (a JSON object).
  *
+ * @example
+ * ```ts
+ * import { IdTokenClaims } from "@effect-oauth/oidc"
+ * import { Either } from "effect"
+ *
+ * const info = Either.getOrThrow(IdTokenClaims.userInfoFromJson({ sub: "ann", email: "ann@example.com", team: "ops" }))
+ * assert.strictEqual(info.email, "ann@example.com")
+ * assert.strictEqual(info.other.team, "ops")
+ * assert.ok(Either.isLeft(IdTokenClaims.userInfoFromJson({ email: "ann@example.com" }))) // no sub
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -162,6 +218,16 @@ export const userInfoFromJson = (
 
 /**
  * The payload of a compact JWS as a JSON object, without checking its signature.
+ *
+ * @example
+ * ```ts
+ * import { IdTokenClaims } from "@effect-oauth/oidc"
+ * import { Encoding, Option } from "effect"
+ *
+ * const jwt = `e30.${Encoding.encodeBase64Url(JSON.stringify({ sub: "ann" }))}.signature`
+ * assert.deepStrictEqual(IdTokenClaims.decodePayload(jwt), Option.some({ sub: "ann" }))
+ * assert.ok(Option.isNone(IdTokenClaims.decodePayload("not-a-jwt")))
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -229,6 +295,17 @@ export const fromTokenSet = (tokens: TokenSet.TokenSet): Option.Option<IdTokenCl
  * The `sub` of the ID Token a token set carries, to keep the tokens under the user rather than a random
  * session id (for example as `NodeSignIn`'s `key` option). Fails with `InvalidIdToken` (`missing`) when
  * there is no ID Token. See `fromTokenSet` for when the claims were validated.
+ *
+ * @example
+ * ```ts
+ * import type { TokenSet } from "@effect-oauth/core"
+ * import { IdTokenClaims } from "@effect-oauth/oidc"
+ * import { Effect } from "effect"
+ *
+ * // After the callback: keep the tokens under the user's `sub` rather than a session id.
+ * const keyOf = (tokens: TokenSet.TokenSet) =>
+ *   IdTokenClaims.subjectKey(tokens).pipe(Effect.map((sub) => `user:${sub}`))
+ * ```
  *
  * @since 0.1.0
  * @category utils

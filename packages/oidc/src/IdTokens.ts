@@ -34,6 +34,15 @@ import * as JwksCache from "./JwksCache.js"
 import * as ProviderMetadata from "./ProviderMetadata.js"
 
 /**
+ * @example
+ * ```ts
+ * import { IdTokens } from "@effect-oauth/oidc"
+ *
+ * // ES256 only, a minute of clock skew, and the key set fetched at most every 5 minutes.
+ * const options: IdTokens.Options = { algorithms: ["ES256"], clockSkew: "1 minute", jwks: { cooldown: "5 minutes" } }
+ * const IdTokensLive = IdTokens.layer(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -57,6 +66,20 @@ export interface Options {
 /**
  * What an ID Token is checked against, besides the configured issuer and client id.
  *
+ * @example
+ * ```ts
+ * import { IdTokens } from "@effect-oauth/oidc"
+ * import { Effect, Option, Redacted } from "effect"
+ *
+ * // The checks of a sign-in whose authorization request sent a nonce.
+ * const validate = (idToken: Redacted.Redacted<string>, nonce: Redacted.Redacted<string>) =>
+ *   Effect.gen(function*() {
+ *     const idTokens = yield* IdTokens.IdTokens
+ *     const expected: IdTokens.Expected = { during: "exchange", nonce: Option.some(nonce) }
+ *     return yield* idTokens.validate(idToken, expected)
+ *   })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -73,6 +96,17 @@ export interface Expected {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { IdTokens } from "@effect-oauth/oidc"
+ * import { Effect } from "effect"
+ *
+ * const describe = Effect.map(
+ *   IdTokens.IdTokens,
+ *   (idTokens: IdTokens.Service) => `${idTokens.issuer} signs with ${idTokens.algorithms.join(", ")}`
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -93,6 +127,14 @@ export interface Service {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { IdTokens } from "@effect-oauth/oidc"
+ * import { Effect } from "effect"
+ *
+ * const jwksUri = Effect.map(IdTokens.IdTokens, (idTokens) => idTokens.metadata.jwksUri)
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -126,6 +168,33 @@ const maxIdTokenLength = 64 * 1024
 type Attempt = { readonly _tag: "Verified"; readonly payload: Uint8Array } | { readonly _tag: "NoKey" }
 
 /**
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { IdTokens, ProviderMetadata } from "@effect-oauth/oidc"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
+ *
+ * // With the metadata given, nothing is fetched until a token is validated.
+ * const metadata = new ProviderMetadata.ProviderMetadata({ issuer: "https://op.example", jwksUri: "https://op.example/jwks" })
+ * const program = IdTokens.make({ metadata }).pipe(
+ *   Effect.provide(Layer.merge(
+ *     OAuthConfig.layer({
+ *       clientId: "my-client",
+ *       clientSecret: Redacted.make("my-secret"),
+ *       authorizationEndpoint: "https://op.example/authorize",
+ *       tokenEndpoint: "https://op.example/token",
+ *       redirectUri: "http://127.0.0.1:3000/callback",
+ *       issuer: "https://op.example"
+ *     }),
+ *     Layer.succeed(HttpClient.HttpClient, HttpClient.make(() => Effect.die("no request in this example")))
+ *   ))
+ * )
+ * const idTokens = await Effect.runPromise(program)
+ * assert.deepStrictEqual(idTokens.algorithms, ["RS256"])
+ * assert.strictEqual(idTokens.clientId, "my-client")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -392,6 +461,25 @@ export const make = (
 /**
  * The ID Token validation and its key set cache.
  *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { IdTokens } from "@effect-oauth/oidc"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Layer, Redacted } from "effect"
+ *
+ * // Discovers the provider's metadata from the configured issuer when the layer is built.
+ * const IdTokensLive = IdTokens.layer().pipe(
+ *   Layer.provide(OAuthConfig.layerDiscovery("https://accounts.example.com", {
+ *     clientId: "my-client",
+ *     clientSecret: Redacted.make("my-secret"),
+ *     redirectUri: "http://127.0.0.1:3000/callback",
+ *     scopes: ["openid"]
+ *   })),
+ *   Layer.provide(FetchHttpClient.layer)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -409,6 +497,19 @@ export const layer = (
 
 /**
  * The `TokenValidator` of `IdTokens`: provide it to the `OAuthClient` layer.
+ *
+ * @example
+ * ```ts
+ * import { OAuthClient } from "@effect-oauth/core"
+ * import { IdTokens } from "@effect-oauth/oidc"
+ * import { Layer } from "effect"
+ *
+ * // What `IdTokens.layerOAuthClient` does: the client validates each ID Token it receives.
+ * const ClientLive = OAuthClient.layer.pipe(
+ *   Layer.provide(IdTokens.layerValidator),
+ *   Layer.provideMerge(IdTokens.layer())
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category layers

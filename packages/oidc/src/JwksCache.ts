@@ -25,12 +25,38 @@ import { JwksError } from "./OidcError.js"
 /**
  * A key set as `jose` uses it: it picks the key for a JWS header by `kid`, `alg` and key type.
  *
+ * @example
+ * ```ts
+ * import { JwksCache } from "@effect-oauth/oidc"
+ * import { Effect } from "effect"
+ * import * as Jose from "jose"
+ *
+ * // Verifies a JWS with the provider's current keys.
+ * const verify = (jws: string) =>
+ *   Effect.flatMap(JwksCache.JwksCache, (cache) => cache.get).pipe(
+ *     Effect.flatMap((keys: JwksCache.KeySet) => Effect.promise(() => Jose.compactVerify(jws, keys)))
+ *   )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type KeySet = Jose.LocalJWKSet
 
 /**
+ * @example
+ * ```ts
+ * import { JwksCache } from "@effect-oauth/oidc"
+ *
+ * const options: JwksCache.Options = {
+ *   uri: "https://op.example/jwks",
+ *   timeout: "5 seconds",
+ *   cooldown: "1 minute",
+ *   maxAge: "1 hour"
+ * }
+ * const JwksLive = JwksCache.layer(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -48,6 +74,19 @@ export interface Options {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { JwksCache } from "@effect-oauth/oidc"
+ * import { Effect } from "effect"
+ *
+ * // A key the current set lacks: ask once for a newer set (shared with concurrent callers, rate limited).
+ * const newer = Effect.gen(function*() {
+ *   const cache: JwksCache.Service = yield* JwksCache.JwksCache
+ *   const current = yield* cache.get
+ *   return yield* cache.refresh(current)
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -69,6 +108,14 @@ export interface Service {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { JwksCache } from "@effect-oauth/oidc"
+ * import { Effect } from "effect"
+ *
+ * const fetches = Effect.flatMap(JwksCache.JwksCache, (cache) => cache.fetches)
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -94,6 +141,25 @@ const parseKeySet = (json: Readonly<Record<string, unknown>>): Option.Option<Key
 }
 
 /**
+ * @example
+ * ```ts
+ * import { JwksCache } from "@effect-oauth/oidc"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // A provider faked in memory, with an empty key set.
+ * const provider = HttpClient.make((request) =>
+ *   Effect.succeed(HttpClientResponse.fromWeb(request, Response.json({ keys: [] })))
+ * )
+ * const program = Effect.gen(function*() {
+ *   const cache = yield* JwksCache.make({ uri: "https://op.example/jwks" })
+ *   yield* cache.get
+ *   yield* cache.get // served from the cache
+ *   return yield* cache.fetches
+ * }).pipe(Effect.provideService(HttpClient.HttpClient, provider))
+ * assert.strictEqual(await Effect.runPromise(program), 1)
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -199,6 +265,15 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
   })
 
 /**
+ * @example
+ * ```ts
+ * import { JwksCache } from "@effect-oauth/oidc"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Layer } from "effect"
+ *
+ * const JwksLive = JwksCache.layer({ uri: "https://op.example/jwks" }).pipe(Layer.provide(FetchHttpClient.layer))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -10,6 +10,15 @@ import * as Schema from "effect/Schema"
 /**
  * The provider's JSON Web Key Set could not be fetched or used (SPEC S32: one deadline, bounded body).
  *
+ * @example
+ * ```ts
+ * import { OidcError } from "@effect-oauth/oidc"
+ *
+ * const error = new OidcError.JwksError({ url: "https://op.example/jwks", reason: "Status", status: 503 })
+ * assert.strictEqual(error._tag, "JwksError")
+ * assert.strictEqual(error.message, "The JWKS request to https://op.example/jwks was answered with HTTP status 503.")
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -44,6 +53,20 @@ export class JwksError extends Schema.TaggedError<JwksError>("@effect-oauth/oidc
  * timed out (SPEC S32), the answer is not a JSON object with a `sub`, or its `sub` is not the ID
  * Token's (§5.3.4: the answer must then not be used). `no-id-token`: the tokens carry no ID Token to
  * check `sub` against.
+ *
+ * @example
+ * ```ts
+ * import { OidcError, UserInfo } from "@effect-oauth/oidc"
+ * import { Effect } from "effect"
+ *
+ * // No userinfo endpoint, or no ID Token to check the answer against: go on without the profile.
+ * const profile = (key: string) =>
+ *   Effect.flatMap(UserInfo.UserInfo, (userInfo) => userInfo.userinfo(key)).pipe(
+ *     Effect.catchTag("UserInfoError", (error) =>
+ *       error.reason === "NoEndpoint" || error.reason === "NoIdToken" ? Effect.succeed(undefined) : Effect.fail(error))
+ *   )
+ * assert.strictEqual(new OidcError.UserInfoError({ reason: "SubjectMismatch" })._tag, "UserInfoError")
+ * ```
  *
  * @since 0.1.0
  * @category errors

@@ -16,6 +16,21 @@ import * as Schema from "effect/Schema"
 import * as Fetch from "./internal/fetch.js"
 
 /**
+ * @example
+ * ```ts
+ * import { ProviderMetadata } from "@effect-oauth/oidc"
+ * import { Schema } from "effect"
+ *
+ * // Decoded from the discovery document's own field names; other fields are ignored.
+ * const metadata = Schema.decodeUnknownSync(ProviderMetadata.ProviderMetadata)({
+ *   issuer: "https://op.example",
+ *   jwks_uri: "https://op.example/jwks",
+ *   userinfo_endpoint: "https://op.example/userinfo",
+ *   id_token_signing_alg_values_supported: ["RS256"]
+ * })
+ * assert.strictEqual(metadata.jwksUri, "https://op.example/jwks")
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -29,6 +44,14 @@ export class ProviderMetadata extends Schema.Class<ProviderMetadata>("@effect-oa
 }) {}
 
 /**
+ * @example
+ * ```ts
+ * import { ProviderMetadata } from "@effect-oauth/oidc"
+ *
+ * const options: ProviderMetadata.DiscoverOptions = { timeout: "5 seconds" }
+ * const program = ProviderMetadata.discover("https://accounts.example.com", options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -47,6 +70,27 @@ const bounded = (text: string): string => text.length > 200 ? `${text.slice(0, 2
 /**
  * Fetches and checks the OpenID provider metadata of `issuer`: the document must name exactly that
  * issuer, and its `jwks_uri` and `userinfo_endpoint` must be https except on loopback hosts (SPEC S27).
+ *
+ * @example
+ * ```ts
+ * import { ProviderMetadata } from "@effect-oauth/oidc"
+ * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // A provider faked in memory; in an application, provide `FetchHttpClient.layer` or `NodeHttpClient.layer`.
+ * const provider = HttpClient.make((request) =>
+ *   Effect.succeed(HttpClientResponse.fromWeb(
+ *     request,
+ *     Response.json({ issuer: "https://op.example", jwks_uri: "https://op.example/jwks" })
+ *   ))
+ * )
+ * const program = ProviderMetadata.discover("https://op.example").pipe(
+ *   Effect.provideService(HttpClient.HttpClient, provider)
+ * )
+ * const metadata = await Effect.runPromise(program)
+ * assert.strictEqual(metadata.jwksUri, "https://op.example/jwks")
+ * assert.strictEqual(metadata.userinfoEndpoint, undefined)
+ * ```
  *
  * @since 0.1.0
  * @category constructors

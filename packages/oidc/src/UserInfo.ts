@@ -19,6 +19,17 @@ import * as Fetch from "./internal/fetch.js"
 import { UserInfoError } from "./OidcError.js"
 
 /**
+ * @example
+ * ```ts
+ * import { UserInfo } from "@effect-oauth/oidc"
+ * import { Effect } from "effect"
+ *
+ * const emailOf = (key: string) =>
+ *   Effect.flatMap(UserInfo.UserInfo, (userInfo: UserInfo.Service) => userInfo.userinfo(key)).pipe(
+ *     Effect.map((claims) => claims.email)
+ *   )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -30,12 +41,37 @@ export interface Service {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { UserInfo } from "@effect-oauth/oidc"
+ * import { Effect } from "effect"
+ *
+ * // The profile of the user signed in under `user:ann`; its `sub` is the ID Token's.
+ * const program = Effect.gen(function*() {
+ *   const userInfo = yield* UserInfo.UserInfo
+ *   const claims = yield* userInfo.userinfo("user:ann")
+ *   return claims.name ?? claims.sub
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
 export class UserInfo extends Context.Tag("@effect-oauth/oidc/UserInfo")<UserInfo, Service>() {}
 
 /**
+ * @example
+ * ```ts
+ * import { UserInfo } from "@effect-oauth/oidc"
+ * import { Effect } from "effect"
+ *
+ * // Needs `IdTokens`, `AccessTokens`, `OAuthConfig` and an `HttpClient`, as `UserInfo.layer` does.
+ * const program = Effect.gen(function*() {
+ *   const userInfo = yield* UserInfo.make
+ *   return yield* userInfo.userinfo("user:ann")
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -90,6 +126,20 @@ export const make: Effect.Effect<
 })
 
 /**
+ * @example
+ * ```ts
+ * import { AccessTokens, TokenStore } from "@effect-oauth/core"
+ * import { IdTokens, UserInfo } from "@effect-oauth/oidc"
+ * import { Layer } from "effect"
+ *
+ * // On top of an `OAuthClient` that validates ID Tokens; provide `OAuthConfig` and an `HttpClient` below.
+ * const UserInfoLive = UserInfo.layer.pipe(
+ *   Layer.provideMerge(AccessTokens.layer()),
+ *   Layer.provideMerge(TokenStore.layerMemory),
+ *   Layer.provideMerge(IdTokens.layerOAuthClient())
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */

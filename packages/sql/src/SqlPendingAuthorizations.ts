@@ -30,6 +30,15 @@ import * as Schema from "effect/Schema"
 import * as internal from "./internal/tables.js"
 
 /**
+ * @example
+ * ```ts
+ * import { SqlPendingAuthorizations } from "@effect-oauth/sql"
+ *
+ * // The same prefix as the token store's, so both live in `myapp_*` tables.
+ * const options: SqlPendingAuthorizations.Options = { tablePrefix: "myapp_" }
+ * const PendingLive = SqlPendingAuthorizations.layer(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -41,6 +50,16 @@ export interface Options {
 /**
  * The store, and `cleanup`, which deletes the expired rows and returns how many it deleted (run it
  * on a schedule if your instances rarely `put`).
+ *
+ * @example
+ * ```ts
+ * import { SqlPendingAuthorizations } from "@effect-oauth/sql"
+ * import { Effect, Schedule } from "effect"
+ *
+ * // Deletes the expired rows every hour, for instances that rarely `put`.
+ * const sweep = (store: SqlPendingAuthorizations.Service) =>
+ *   store.cleanup.pipe(Effect.repeat(Schedule.spaced("1 hour")), Effect.forkScoped)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -70,6 +89,22 @@ const unavailable = (operation: OAuthError.PendingAuthorizationsError["operation
 
 /**
  * Builds the store on the `SqlClient` in context, after running the migrations.
+ *
+ * @example
+ * ```ts
+ * import { SqlPendingAuthorizations } from "@effect-oauth/sql"
+ * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { Effect, Option } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* SqlPendingAuthorizations.make()
+ *   const taken = yield* store.take("unknown-state")
+ *   return { taken, deleted: yield* store.cleanup }
+ * }).pipe(Effect.provide(SqliteClient.layer({ filename: ":memory:" })))
+ * const { deleted, taken } = await Effect.runPromise(program)
+ * assert.ok(Option.isNone(taken))
+ * assert.strictEqual(deleted, 0)
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -147,6 +182,22 @@ ON CONFLICT (key) DO UPDATE SET record = excluded.record, expires_at = excluded.
 
 /**
  * The store on the `SqlClient` in context, as core's `PendingAuthorizations` service.
+ *
+ * @example
+ * ```ts
+ * import { PendingAuthorizations } from "@effect-oauth/core"
+ * import { SqlPendingAuthorizations } from "@effect-oauth/sql"
+ * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { Effect, Layer, Option } from "effect"
+ *
+ * // `/login` on one instance and `/callback` on another share the database.
+ * const PendingLive = SqlPendingAuthorizations.layer().pipe(
+ *   Layer.provide(SqliteClient.layer({ filename: ":memory:" }))
+ * )
+ *
+ * const program = Effect.flatMap(PendingAuthorizations.PendingAuthorizations, (store) => store.take("unknown-state"))
+ * assert.ok(Option.isNone(await Effect.runPromise(Effect.provide(program, PendingLive))))
+ * ```
  *
  * @since 0.1.0
  * @category layers

@@ -55,6 +55,15 @@ import { createHash } from "node:crypto"
 import * as internal from "./internal/tables.js"
 
 /**
+ * @example
+ * ```ts
+ * import { SqlTokenStore } from "@effect-oauth/sql"
+ *
+ * // Tables `myapp_tokens`, `myapp_locks`, …; waiters look again every 25 ms; leases of at most 5 minutes.
+ * const options: SqlTokenStore.Options = { tablePrefix: "myapp_", lockPollInterval: "25 millis", maxLease: "5 minutes" }
+ * const TokenStoreLive = SqlTokenStore.layer(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -97,6 +106,20 @@ const clamp = (value: number, min: number, max: number): number => Math.min(max,
  * Runs the package's migrations: creates the tables of `options.tablePrefix` if they are missing.
  * The layers of this package run it when they are built; call it yourself to migrate at deploy time.
  *
+ * @example
+ * ```ts
+ * import { SqlTokenStore } from "@effect-oauth/sql"
+ * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { Effect } from "effect"
+ *
+ * // At deploy time: create the tables, then start the instances.
+ * const program = SqlTokenStore.migrate({ tablePrefix: "myapp_" }).pipe(
+ *   Effect.provide(SqliteClient.layer({ filename: ":memory:" }))
+ * )
+ * const applied = await Effect.runPromise(program)
+ * assert.ok(applied.length > 0)
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -115,6 +138,19 @@ interface Row {
 
 /**
  * Builds the store on the `SqlClient` in context, after running the migrations.
+ *
+ * @example
+ * ```ts
+ * import { SqlTokenStore } from "@effect-oauth/sql"
+ * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { Effect, Option } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* SqlTokenStore.make()
+ *   return yield* store.get("user-1")
+ * }).pipe(Effect.scoped, Effect.provide(SqliteClient.layer({ filename: ":memory:" })))
+ * assert.ok(Option.isNone(await Effect.runPromise(program)))
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -561,6 +597,20 @@ WHERE key = ${key} AND owner = ${owner} RETURNING expires_at`,
 
 /**
  * The store on the `SqlClient` in context; builds (migrates) once.
+ *
+ * @example
+ * ```ts
+ * import { TokenStore } from "@effect-oauth/core"
+ * import { SqlTokenStore } from "@effect-oauth/sql"
+ * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { Effect, Layer, Option } from "effect"
+ *
+ * // One database file shared by every process of this machine (PostgreSQL: `PgClient.layer`).
+ * const TokenStoreLive = SqlTokenStore.layer().pipe(Layer.provide(SqliteClient.layer({ filename: ":memory:" })))
+ *
+ * const program = Effect.flatMap(TokenStore.TokenStore, (store) => store.get("user-1"))
+ * assert.ok(Option.isNone(await Effect.runPromise(Effect.provide(program, TokenStoreLive))))
+ * ```
  *
  * @since 0.1.0
  * @category layers

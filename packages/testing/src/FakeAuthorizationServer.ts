@@ -28,6 +28,15 @@ import * as server from "./internal/fakeServer/server.js"
 /**
  * Client authentication methods of RFC 6749 §2.3.1.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * // A client that may only authenticate in the request body.
+ * const method: FakeAuthorizationServer.ClientAuthMethod = "client_secret_post"
+ * const client: FakeAuthorizationServer.Client = { ...FakeAuthorizationServer.defaultClient, authMethods: [method] }
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -35,6 +44,18 @@ export type ClientAuthMethod = "client_secret_basic" | "client_secret_post"
 
 /**
  * A registered confidential client.
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * const webApp: FakeAuthorizationServer.Client = {
+ *   clientId: "web-app",
+ *   clientSecret: "web-secret",
+ *   redirectUris: ["https://app.example.com/callback"]
+ * }
+ * const ServerLive = FakeAuthorizationServer.layer({ clients: [webApp, FakeAuthorizationServer.defaultClient] })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -53,6 +74,15 @@ export interface Client {
  * `/.well-known/oauth-authorization-server`, OpenID Connect Discovery's `/.well-known/openid-configuration`,
  * both, or none.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * // A provider that publishes only RFC 8414 metadata, to test a client's discovery fallback.
+ * const metadata: FakeAuthorizationServer.MetadataMode = "oauth"
+ * const options = FakeAuthorizationServer.makeOptions({ metadata })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -60,6 +90,22 @@ export type MetadataMode = "oauth" | "openid" | "both" | "none"
 
 /**
  * Configuration of the fake server. Every field has a Credal-shaped default (see `defaultOptions`).
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * // A generic provider rather than Credal's shape: its own issuer, PKCE required, no refresh-token rotation.
+ * const options: Partial<FakeAuthorizationServer.Options> = {
+ *   issuer: "https://auth.example.com",
+ *   authorizationPath: "/authorize",
+ *   tokenPath: "/token",
+ *   requirePkce: true,
+ *   rotateRefreshTokens: false,
+ *   scopes: ["openid", "read"]
+ * }
+ * const ServerLive = FakeAuthorizationServer.layer(options)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -114,6 +160,14 @@ export interface Options {
  * The default client: `test-client` / `test-secret`, redirect `http://127.0.0.1:3000/callback`, both
  * authentication methods.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * assert.strictEqual(FakeAuthorizationServer.defaultClient.clientId, "test-client")
+ * assert.deepStrictEqual(FakeAuthorizationServer.defaultClient.redirectUris, ["http://127.0.0.1:3000/callback"])
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -126,6 +180,14 @@ export const defaultClient: Client = {
 
 /**
  * Credal API v1-shaped defaults.
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * assert.strictEqual(FakeAuthorizationServer.defaultOptions.issuer, "https://app.credal.ai")
+ * assert.strictEqual(FakeAuthorizationServer.defaultOptions.rotateRefreshTokens, true)
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -156,6 +218,15 @@ export const defaultOptions: Options = {
 /**
  * Fills the missing options with `defaultOptions`.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * const options = FakeAuthorizationServer.makeOptions({ requirePkce: true })
+ * assert.strictEqual(options.requirePkce, true)
+ * assert.strictEqual(options.tokenPath, "/api/oauth/token") // the rest are the defaults
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -163,6 +234,17 @@ export const makeOptions = (options?: Partial<Options>): Options => ({ ...defaul
 
 /**
  * Absolute URLs of the fake server's endpoints.
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * const urls: FakeAuthorizationServer.Endpoints = FakeAuthorizationServer.endpoints(
+ *   FakeAuthorizationServer.makeOptions({ issuer: "https://auth.example.com/tenant" })
+ * )
+ * assert.strictEqual(urls.oauthMetadata, "https://auth.example.com/.well-known/oauth-authorization-server/tenant")
+ * assert.strictEqual(urls.openIdConfiguration, "https://auth.example.com/tenant/.well-known/openid-configuration")
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -182,6 +264,15 @@ export interface Endpoints {
 /**
  * Computes the endpoints of a configuration (`issuer` + path).
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * const urls = FakeAuthorizationServer.endpoints(FakeAuthorizationServer.defaultOptions)
+ * assert.strictEqual(urls.token, "https://app.credal.ai/api/oauth/token")
+ * assert.strictEqual(urls.apiBase, "https://app.credal.ai/api/v1")
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -190,6 +281,15 @@ export const endpoints: (options: Options) => Endpoints = internalOptions.endpoi
 /**
  * The authorization server metadata document the fake serves (RFC 8414 §2, with RFC 9207's
  * `authorization_response_iss_parameter_supported` following `includeIssInCallback`).
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * const document = FakeAuthorizationServer.metadataDocument(FakeAuthorizationServer.defaultOptions)
+ * assert.strictEqual(document.issuer, "https://app.credal.ai")
+ * assert.strictEqual(document.token_endpoint, "https://app.credal.ai/api/oauth/token")
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -201,6 +301,18 @@ export const metadataDocument: (options: Options) => Readonly<Record<string, unk
  * Which endpoint a request hit. `authorize` entries come from `approve` / `deny` (and from `prompt` when it
  * refuses or redirects with an error); `metadata` is either well-known metadata document.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * // How many requests reached one endpoint.
+ * const hits = (endpoint: FakeAuthorizationServer.Endpoint) =>
+ *   Effect.flatMap(FakeAuthorizationServer.FakeAuthorizationServer, (server) => server.requests).pipe(
+ *     Effect.map((requests) => requests.filter((request) => request.endpoint === endpoint).length)
+ *   )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -209,6 +321,19 @@ export type Endpoint = "authorize" | "token" | "revoke" | "api" | "metadata" | "
 /**
  * One request seen by the fake server. Values are raw (this is a test tool): form parameters and headers
  * carry secrets and tokens as sent.
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * // The client authentication of every token request, to check that the secret went in the header.
+ * const authMethods = Effect.flatMap(FakeAuthorizationServer.FakeAuthorizationServer, (server) => server.requests).pipe(
+ *   Effect.map((requests: ReadonlyArray<FakeAuthorizationServer.LoggedRequest>) =>
+ *     requests.filter((request) => request.endpoint === "token").map((request) => request.clientAuth)
+ *   )
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -244,6 +369,19 @@ export interface LoggedRequest {
 /**
  * Request counters, derived from the request log (so `clearLog` resets them).
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+ *   const counters: FakeAuthorizationServer.Counters = yield* server.counters
+ *   return counters.refreshToken
+ * }).pipe(Effect.provide(FakeAuthorizationServer.layer()))
+ * assert.strictEqual(await Effect.runPromise(program), 0)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -259,6 +397,20 @@ export interface Counters {
 
 /**
  * A grant (token family): every token issued from one authorization code.
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+ *   yield* server.issueGrant({ user: "ann" })
+ *   const grants: ReadonlyArray<FakeAuthorizationServer.Grant> = yield* server.grants
+ *   return grants.map((grant) => grant.user)
+ * }).pipe(Effect.provide(FakeAuthorizationServer.layer()))
+ * assert.deepStrictEqual(await Effect.runPromise(program), ["ann"])
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -281,6 +433,20 @@ export interface Grant {
 /**
  * Tokens issued directly by `issueGrant`.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * // Tokens to seed a store with, without a sign-in.
+ * const program = Effect.gen(function*() {
+ *   const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+ *   const issued: FakeAuthorizationServer.IssuedGrant = yield* server.issueGrant()
+ *   return yield* server.isAccessTokenValid(issued.accessToken)
+ * }).pipe(Effect.provide(FakeAuthorizationServer.layer()))
+ * assert.strictEqual(await Effect.runPromise(program), true)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -295,6 +461,22 @@ export interface IssuedGrant {
 /**
  * What the authorization endpoint does with a request before the user decides (see `prompt`): show the
  * consent screen for a valid request, or send the user back at once with an error (RFC 6749 §4.1.2.1).
+ *
+ * @example
+ * ```ts
+ * import { OAuthClient } from "@effect-oauth/core"
+ * import { FakeAuthorizationServer, OAuthTest } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * // What the consent screen would ask for.
+ * const program = Effect.gen(function*() {
+ *   const { url } = yield* Effect.flatMap(OAuthClient.OAuthClient, (oauth) => oauth.authorize())
+ *   const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+ *   const prompt: FakeAuthorizationServer.AuthorizationPrompt = yield* server.prompt(url)
+ *   return prompt._tag
+ * }).pipe(Effect.provide(OAuthTest.layer()))
+ * assert.strictEqual(await Effect.runPromise(program), "Consent")
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -318,6 +500,15 @@ export type AuthorizationPrompt =
  * Which requests a fault applies to: an endpoint, optionally a `grant_type` (token endpoint), and how many
  * matching requests it affects (default 1).
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * // The next two refreshes (not code exchanges) fail with 503.
+ * const target: FakeAuthorizationServer.FaultTarget = { endpoint: "token", grantType: "refresh_token", times: 2 }
+ * const fault = FakeAuthorizationServer.Fault.Status({ ...target, status: 503 })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -329,6 +520,14 @@ export interface FaultTarget {
 
 /**
  * Broken 200 bodies of the `MalformedBody` fault.
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * const kinds: ReadonlyArray<FakeAuthorizationServer.MalformedBodyKind> = ["html", "empty", "not-json"]
+ * const faults = kinds.map((kind) => FakeAuthorizationServer.Fault.MalformedBody({ endpoint: "token", kind }))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -368,6 +567,17 @@ export type MalformedBodyKind =
  * - `OutOfRangeNumbers`: real handling (state changes); the token response's `expires_in` is
  *   `expiresIn` (default 9999999999999, far past the range of a JavaScript date).
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * const faults: ReadonlyArray<FakeAuthorizationServer.Fault> = [
+ *   FakeAuthorizationServer.Fault.Delay({ endpoint: "token", duration: "5 seconds" }),
+ *   FakeAuthorizationServer.Fault.TransportError({ endpoint: "revoke" })
+ * ]
+ * assert.deepStrictEqual(faults.map((fault) => fault._tag), ["Delay", "TransportError"])
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -393,6 +603,23 @@ export type Fault = Data.TaggedEnum<{
 /**
  * What `answer` gives: a response, or headers that never finish.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import { HttpClientRequest } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // What an adapter to real HTTP writes for a request.
+ * const program = Effect.gen(function*() {
+ *   const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+ *   const answer: FakeAuthorizationServer.Answer = yield* server.answer(
+ *     HttpClientRequest.get(server.endpoints.oauthMetadata)
+ *   )
+ *   return answer._tag === "Response" ? answer.response.status : undefined
+ * }).pipe(Effect.provide(FakeAuthorizationServer.layer()))
+ * assert.strictEqual(await Effect.runPromise(program), 200)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -412,6 +639,20 @@ export type Answer =
 /**
  * Constructors of `Fault`: `Fault.Status({ endpoint: "token", status: 503 })`.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * // The next token request answers 503, without touching the server's state.
+ * const program = Effect.gen(function*() {
+ *   const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+ *   yield* server.inject(FakeAuthorizationServer.Fault.Status({ endpoint: "token", status: 503 }))
+ *   return (yield* server.pendingFaults).length
+ * }).pipe(Effect.provide(FakeAuthorizationServer.layer()))
+ * assert.strictEqual(await Effect.runPromise(program), 1)
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -426,12 +667,35 @@ export const Fault = Data.taggedEnum<Fault>()
  * missing `client_id`, unregistered `redirect_uri`, a repeated `client_id` / `redirect_uri`, a URL that is
  * not the authorization endpoint, or an unparsable URL.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * // An authorization URL of an unknown client is refused without a redirect.
+ * const program = Effect.gen(function*() {
+ *   const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+ *   const url = `${server.endpoints.authorization}?response_type=code&client_id=nobody&state=s`
+ *   return yield* Effect.flip(server.approve(url))
+ * }).pipe(Effect.provide(FakeAuthorizationServer.layer()))
+ * const error = await Effect.runPromise(program)
+ * assert.ok(error instanceof FakeAuthorizationServer.FakeAuthorizationError)
+ * assert.strictEqual(error.reason, "InvalidClient")
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
 export const FakeAuthorizationError: typeof errors.FakeAuthorizationError = errors.FakeAuthorizationError
 
 /**
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * const describe = (error: FakeAuthorizationServer.FakeAuthorizationError): string => error.reason
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -443,6 +707,18 @@ export type FakeAuthorizationError = errors.FakeAuthorizationError
 
 /**
  * The fake authorization server.
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+ *   return server.endpoints.token
+ * }).pipe(Effect.provide(FakeAuthorizationServer.layer({ issuer: "https://auth.example.com" })))
+ * assert.strictEqual(await Effect.runPromise(program), "https://auth.example.com/api/oauth/token")
+ * ```
  *
  * @since 0.1.0
  * @category tags
@@ -458,6 +734,25 @@ export class FakeAuthorizationServer extends Context.Tag("@effect-oauth/testing/
  */
 export declare namespace FakeAuthorizationServer {
   /**
+   * @example
+   * ```ts
+   * import { OAuthClient } from "@effect-oauth/core"
+   * import { FakeAuthorizationServer, OAuthTest } from "@effect-oauth/testing"
+   * import { Effect } from "effect"
+   *
+   * // A whole sign-in: the client's authorization URL, the user's approval, the code exchange.
+   * const program = Effect.gen(function*() {
+   *   const oauth = yield* OAuthClient.OAuthClient
+   *   const server: FakeAuthorizationServer.FakeAuthorizationServer.Service =
+   *     yield* FakeAuthorizationServer.FakeAuthorizationServer
+   *   const { pending, url } = yield* oauth.authorize()
+   *   const callback = yield* server.approve(url)
+   *   yield* oauth.complete(callback, pending)
+   *   return (yield* server.counters).authorizationCode
+   * }).pipe(Effect.provide(OAuthTest.layer()))
+   * assert.strictEqual(await Effect.runPromise(program), 1)
+   * ```
+   *
    * @since 0.1.0
    * @category models
    */
@@ -524,6 +819,21 @@ export declare namespace FakeAuthorizationServer {
 /**
  * Builds a fake server with fresh state: the options are completed with `defaultOptions`.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * // Two servers with separate state in one test.
+ * const program = Effect.gen(function*() {
+ *   const a = yield* FakeAuthorizationServer.make({ issuer: "https://a.example" })
+ *   const b = yield* FakeAuthorizationServer.make({ issuer: "https://b.example" })
+ *   yield* a.issueGrant()
+ *   return [(yield* a.grants).length, (yield* b.grants).length]
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(program), [1, 0])
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -539,6 +849,17 @@ export const make = (options?: Partial<Options>): Effect.Effect<FakeAuthorizatio
 /**
  * The fake server with fresh state.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.flatMap(FakeAuthorizationServer.FakeAuthorizationServer, (server) => server.issueGrant()).pipe(
+ *   Effect.provide(FakeAuthorizationServer.layer({ accessTokenLifetime: "5 minutes" }))
+ * )
+ * assert.strictEqual((await Effect.runPromise(program)).expiresIn, 300)
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -547,6 +868,18 @@ export const layer = (options?: Partial<Options>): Layer.Layer<FakeAuthorization
 
 /**
  * An `HttpClient` that sends every request to the fake server in context (no sockets).
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect, Layer } from "effect"
+ *
+ * // What `layerWithHttpClient` does.
+ * const TestLive = FakeAuthorizationServer.layerHttpClient.pipe(Layer.provideMerge(FakeAuthorizationServer.layer()))
+ * const program = Effect.flatMap(HttpClient.HttpClient, (http) => http.get("https://app.credal.ai/nowhere"))
+ * assert.strictEqual((await Effect.runPromise(Effect.provide(program, TestLive))).status, 404)
+ * ```
  *
  * @since 0.1.0
  * @category layers
@@ -559,6 +892,21 @@ export const layerHttpClient: Layer.Layer<HttpClient.HttpClient, never, FakeAuth
 /**
  * The fake server and an `HttpClient` routed to it.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+ *   const http = yield* HttpClient.HttpClient
+ *   const response = yield* http.get(server.endpoints.oauthMetadata)
+ *   return response.status
+ * }).pipe(Effect.provide(FakeAuthorizationServer.layerWithHttpClient()))
+ * assert.strictEqual(await Effect.runPromise(program), 200)
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -570,6 +918,16 @@ export const layerWithHttpClient = (
  * Form-urlencodes a client id or secret for `client_secret_basic` (RFC 6749 §2.3.1) and returns the
  * `Authorization` header value. Useful for raw requests in tests.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * assert.strictEqual(
+ *   FakeAuthorizationServer.basicAuthorization("test-client", "test-secret"),
+ *   "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ="
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -580,6 +938,17 @@ export const basicAuthorization = (clientId: string, clientSecret: string): stri
 
 /**
  * The RFC 7636 S256 code challenge of a verifier.
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ *
+ * // The example of RFC 7636 Appendix B.
+ * assert.strictEqual(
+ *   FakeAuthorizationServer.s256Challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+ *   "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category utils

@@ -25,6 +25,19 @@ import type * as Fake from "./FakeAuthorizationServer.js"
 // -----------------------------------------------------------------------------
 
 /**
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServerHttp } from "@effect-oauth/testing"
+ * import { HttpServerResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // On a platform that cannot destroy a socket: answer 502 and close.
+ * const options: FakeAuthorizationServerHttp.Options = {
+ *   dropConnection: Effect.succeed(HttpServerResponse.empty({ status: 502, headers: { connection: "close" } }))
+ * }
+ * const app = FakeAuthorizationServerHttp.make(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -54,6 +67,18 @@ export interface Options {
  * Names of the consent form's own fields. Every other field of the form is a parameter of the original
  * authorization request, kept in a hidden input.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServerHttp } from "@effect-oauth/testing"
+ *
+ * // The body a browser posts when the user approves as "ann".
+ * const form = new URLSearchParams({
+ *   [FakeAuthorizationServerHttp.formFields.decision]: "approve",
+ *   [FakeAuthorizationServerHttp.formFields.user]: "ann"
+ * })
+ * assert.strictEqual(form.toString(), "consent_decision=approve&consent_user=ann")
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -70,6 +95,14 @@ export const formFields = {
 
 /**
  * Escapes a value for HTML text and double- or single-quoted attributes.
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServerHttp } from "@effect-oauth/testing"
+ *
+ * const escaped = FakeAuthorizationServerHttp.escapeHtml(`<a href="x">'&'</a>`)
+ * assert.ok(!escaped.includes("<") && !escaped.includes("\"") && !escaped.includes("'"))
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -151,6 +184,22 @@ ${body}
  * username field (`#username`) and the buttons `#approve` and `#deny`, which POST the original request's
  * parameters (hidden inputs) back to `action`. Every interpolated value is HTML-escaped.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServerHttp } from "@effect-oauth/testing"
+ *
+ * const page = FakeAuthorizationServerHttp.consentPage({
+ *   action: "/api/oauth/authorize",
+ *   clientId: "test-client",
+ *   redirectUri: "http://127.0.0.1:3000/callback",
+ *   scope: ["read"],
+ *   defaultUser: "test-user",
+ *   params: new URLSearchParams({ client_id: "test-client", state: "<s>" })
+ * })
+ * assert.ok(page.includes(`id="approve"`))
+ * assert.ok(!page.includes("<s>")) // escaped
+ * ```
+ *
  * @since 0.1.0
  * @category utils
  */
@@ -194,6 +243,15 @@ ${hidden}
 /**
  * The page shown instead of a redirect when the request cannot be sent back to the client: unknown
  * client, unregistered redirect URI (RFC 6749 §4.1.2.1). Every interpolated value is HTML-escaped.
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServerHttp } from "@effect-oauth/testing"
+ *
+ * const page = FakeAuthorizationServerHttp.errorPage("InvalidClient", "unknown client_id <nobody>")
+ * assert.ok(page.includes("InvalidClient"))
+ * assert.ok(!page.includes("<nobody>"))
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -260,6 +318,25 @@ const defaultStallHeaders = () => Effect.never
  * - Everything else goes to the fake's `handle`: token, revocation, the protected API under the API base
  *   path, the metadata documents, 404 for the rest. Request and response are copied as they are (method,
  *   URL, headers, body; status, headers, body), so the fake's strict checks and faults apply unchanged.
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer, FakeAuthorizationServerHttp } from "@effect-oauth/testing"
+ * import { HttpServerRequest } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // The app answers a request without a server: here the consent page of a valid authorization request.
+ * const app = FakeAuthorizationServerHttp.make()
+ * const query = "response_type=code&client_id=test-client&redirect_uri=http%3A%2F%2F127.0.0.1%3A3000%2Fcallback&state=s"
+ * const request = HttpServerRequest.fromWeb(new Request(`https://app.credal.ai/api/oauth/authorize?${query}`))
+ * const response = await Effect.runPromise(
+ *   app.pipe(
+ *     Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+ *     Effect.provide(FakeAuthorizationServer.layer())
+ *   )
+ * )
+ * assert.strictEqual(response.status, 200)
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -354,6 +431,21 @@ const decide = (
 
 /**
  * The `HttpApp` of the fake server in context, with the platform-neutral `dropConnection` (see `make`).
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer, FakeAuthorizationServerHttp } from "@effect-oauth/testing"
+ * import { HttpServer } from "@effect/platform"
+ * import { NodeHttpServer } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ * import { createServer } from "node:http"
+ *
+ * // Serves the fake on port 4000 of this machine when launched (`Layer.launch(ServerLive)`).
+ * const ServerLive = HttpServer.serve(FakeAuthorizationServerHttp.httpApp).pipe(
+ *   Layer.provide(FakeAuthorizationServer.layer({ issuer: "http://127.0.0.1:4000" })),
+ *   Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 4000 }))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category constructors

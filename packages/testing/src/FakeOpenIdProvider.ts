@@ -24,6 +24,14 @@ import * as internal from "./internal/fakeOpenIdProvider.js"
 /**
  * `RS256` by default.
  *
+ * @example
+ * ```ts
+ * import { FakeOpenIdProvider } from "@effect-oauth/testing"
+ *
+ * const algorithm: FakeOpenIdProvider.SigningAlgorithm = "ES256"
+ * const ProviderLive = FakeOpenIdProvider.layerWithHttpClient({}, { algorithm })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -36,24 +44,73 @@ export type SigningAlgorithm = internal.SigningAlgorithm
  * `missing` (no `id_token` at all), `wrong-sub`, `wrong-at-hash`, `several-aud` (two audiences, no
  * `azp`), `old-auth-time` (a day old).
  *
+ * @example
+ * ```ts
+ * import { FakeOpenIdProvider } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * // The next ID Token names another audience: the client must refuse the sign-in.
+ * const fault: FakeOpenIdProvider.IdTokenFault = "wrong-aud"
+ * const inject = Effect.flatMap(FakeOpenIdProvider.FakeOpenIdProvider, (provider) => provider.injectIdTokenFault(fault))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type IdTokenFault = internal.IdTokenFault
 
 /**
+ * @example
+ * ```ts
+ * import { FakeOpenIdProvider } from "@effect-oauth/testing"
+ *
+ * // Every user gets an email claim; ID Tokens live 5 minutes and are not renewed on refresh.
+ * const options: FakeOpenIdProvider.Options = {
+ *   claims: (user) => ({ email: `${user}@example.com` }),
+ *   idTokenLifetime: "5 minutes",
+ *   idTokenOnRefresh: false
+ * }
+ * const ProviderLive = FakeOpenIdProvider.layerWithHttpClient({}, options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type Options = internal.Options
 
 /**
+ * @example
+ * ```ts
+ * import { FakeOpenIdProvider } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * // The provider rotates its keys: ID Tokens now carry a `kid` the client has not seen.
+ * const program = Effect.gen(function*() {
+ *   const provider: FakeOpenIdProvider.Service = yield* FakeOpenIdProvider.FakeOpenIdProvider
+ *   const before = (yield* provider.jwks).keys.length
+ *   yield* provider.rotateKeys({ keepOld: true })
+ *   return [before, (yield* provider.jwks).keys.length]
+ * }).pipe(Effect.provide(FakeOpenIdProvider.layerWithHttpClient()))
+ * assert.deepStrictEqual(await Effect.runPromise(program), [1, 2])
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type Service = internal.Service
 
 /**
+ * @example
+ * ```ts
+ * import { FakeOpenIdProvider } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(FakeOpenIdProvider.FakeOpenIdProvider, (provider) => provider.jwksUri).pipe(
+ *   Effect.provide(FakeOpenIdProvider.layerWithHttpClient({ issuer: "https://op.example" }))
+ * )
+ * assert.ok((await Effect.runPromise(program)).startsWith("https://op.example/"))
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -65,6 +122,19 @@ export class FakeOpenIdProvider extends Context.Tag("@effect-oauth/testing/FakeO
 /**
  * The OpenID provider mode of a fake server.
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer, FakeOpenIdProvider } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* FakeAuthorizationServer.make({ scopes: ["openid"] })
+ *   const provider = yield* FakeOpenIdProvider.make(server, { algorithm: "EdDSA" })
+ *   return provider.algorithm
+ * })
+ * assert.strictEqual(await Effect.runPromise(program), "EdDSA")
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -75,6 +145,17 @@ export const make = (
 
 /**
  * The provider over the fake server in context.
+ *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer, FakeOpenIdProvider } from "@effect-oauth/testing"
+ * import { Layer } from "effect"
+ *
+ * // What `layerWithHttpClient` does, for a server with options of your own.
+ * const ProviderLive = FakeOpenIdProvider.layer().pipe(
+ *   Layer.provideMerge(FakeAuthorizationServer.layer({ scopes: ["openid", "email"] }))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category layers
@@ -92,6 +173,23 @@ export const layer = (
  * `FakeAuthorizationServerHttp.httpApp` to serve the provider over real HTTP (ID Tokens, JWKS, userinfo
  * and discovery included; the consent page's approval records the `nonce`).
  *
+ * @example
+ * ```ts
+ * import { FakeAuthorizationServer, FakeOpenIdProvider, FakeAuthorizationServerHttp } from "@effect-oauth/testing"
+ * import { HttpServer } from "@effect/platform"
+ * import { NodeHttpServer } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ * import { createServer } from "node:http"
+ *
+ * // The provider over real HTTP on port 4000 (ID Tokens, JWKS, userinfo), when launched.
+ * const ProviderHttpLive = HttpServer.serve(FakeAuthorizationServerHttp.httpApp).pipe(
+ *   Layer.provide(FakeOpenIdProvider.layerServer),
+ *   Layer.provide(FakeOpenIdProvider.layer()),
+ *   Layer.provide(FakeAuthorizationServer.layer({ issuer: "http://127.0.0.1:4000", scopes: ["openid"] })),
+ *   Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 4000 }))
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -104,6 +202,22 @@ export const layerServer: Layer.Layer<FakeAuthorizationServer.FakeAuthorizationS
 /**
  * A fake server (with `openid` added to its scopes), its OpenID provider mode, and an `HttpClient`
  * routed to the provider (no sockets).
+ *
+ * @example
+ * ```ts
+ * import { FakeOpenIdProvider } from "@effect-oauth/testing"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * // The provider's discovery document, through the routed `HttpClient`.
+ * const program = Effect.gen(function*() {
+ *   const http = yield* HttpClient.HttpClient
+ *   const response = yield* http.get("https://app.credal.ai/.well-known/openid-configuration")
+ *   const document = (yield* response.json) as { readonly jwks_uri?: string }
+ *   return document.jwks_uri !== undefined
+ * }).pipe(Effect.provide(FakeOpenIdProvider.layerWithHttpClient()))
+ * assert.strictEqual(await Effect.runPromise(program), true)
+ * ```
  *
  * @since 0.1.0
  * @category layers
@@ -122,6 +236,15 @@ export const layerWithHttpClient = (
 
 /**
  * The `at_hash` of an access token (OpenID Connect Core §3.1.3.6): SHA-256, or SHA-512 for EdDSA.
+ *
+ * @example
+ * ```ts
+ * import { FakeOpenIdProvider } from "@effect-oauth/testing"
+ *
+ * // The left half of the SHA-256 of the token, base64url (16 bytes: 22 characters).
+ * assert.strictEqual(FakeOpenIdProvider.atHash("an-access-token").length, 22)
+ * assert.strictEqual(FakeOpenIdProvider.atHash("an-access-token", "EdDSA").length, 43)
+ * ```
  *
  * @since 0.1.0
  * @category utils

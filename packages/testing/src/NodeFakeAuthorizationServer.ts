@@ -18,6 +18,14 @@ import * as FakeAuthorizationServer from "./FakeAuthorizationServer.js"
 import * as FakeAuthorizationServerHttp from "./FakeAuthorizationServerHttp.js"
 
 /**
+ * @example
+ * ```ts
+ * import * as NodeFakeAuthorizationServer from "@effect-oauth/testing/NodeFakeAuthorizationServer"
+ *
+ * const options: NodeFakeAuthorizationServer.Options = { port: 4000, server: { requirePkce: true } }
+ * const ServerLive = NodeFakeAuthorizationServer.layer(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -30,6 +38,18 @@ export interface Options {
 
 /**
  * The listening origin, `http://127.0.0.1:<port>`: the fake's issuer and the base of its endpoints.
+ *
+ * @example
+ * ```ts
+ * import * as NodeFakeAuthorizationServer from "@effect-oauth/testing/NodeFakeAuthorizationServer"
+ * import { Console, Effect, Layer } from "effect"
+ *
+ * // Prints where the fake listens, then keeps it up (until interrupted) when run.
+ * const program = Effect.zipRight(
+ *   Effect.flatMap(NodeFakeAuthorizationServer.url, (origin) => Console.log(`Fake issuer at ${origin}`)),
+ *   Effect.never
+ * ).pipe(Effect.provide(NodeFakeAuthorizationServer.layer()))
+ * ```
  *
  * @since 0.1.0
  * @category utils
@@ -62,6 +82,26 @@ const stallHeaders = (status: number, headers: Readonly<Record<string, string>>)
  * layer, and provides it as `FakeAuthorizationServer` (log, counters, faults of the served fake) with the
  * `HttpServer` (its address). A `TransportError` or `CommitThenDrop` fault destroys the connection; `StalledBody` keeps it
  * open after the headers and part of the body, `StalledHeaders` after part of the headers.
+ *
+ * @example
+ * ```ts
+ * import { OAuthConfig } from "@effect-oauth/core"
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
+ * import * as NodeFakeAuthorizationServer from "@effect-oauth/testing/NodeFakeAuthorizationServer"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // A live client's configuration, pointed at the fake's real URLs.
+ * const program = Effect.gen(function*() {
+ *   const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+ *   return OAuthConfig.credal({
+ *     clientId: FakeAuthorizationServer.defaultClient.clientId,
+ *     clientSecret: Redacted.make(FakeAuthorizationServer.defaultClient.clientSecret),
+ *     redirectUri: "http://127.0.0.1:3000/callback",
+ *     authorizationEndpoint: server.endpoints.authorization,
+ *     tokenEndpoint: server.endpoints.token
+ *   })
+ * }).pipe(Effect.provide(NodeFakeAuthorizationServer.layer()))
+ * ```
  *
  * @since 0.1.0
  * @category layers

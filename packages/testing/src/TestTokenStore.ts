@@ -27,6 +27,18 @@ import * as Ref from "effect/Ref"
 /**
  * How many of the next calls a fault hits: a count, or every call until `heal`.
  *
+ * @example
+ * ```ts
+ * import { TestTokenStore } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * // The store is down for the rest of the test; then it comes back.
+ * const outage = (times: TestTokenStore.Times) =>
+ *   Effect.flatMap(TestTokenStore.TestTokenStore, (store) => store.failWrites(times))
+ * const down = outage("always")
+ * const heal = Effect.flatMap(TestTokenStore.TestTokenStore, (store) => store.heal)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -35,6 +47,21 @@ export type Times = number | "always"
 /**
  * Calls the store received (`gets`, `sets`, `removes`, `locks`, whatever their outcome) and how many
  * of them a fault made fail or lose their lock.
+ *
+ * @example
+ * ```ts
+ * import { TokenStore } from "@effect-oauth/core"
+ * import { TestTokenStore } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* TokenStore.TokenStore
+ *   yield* store.get("user-1")
+ *   const stats: TestTokenStore.Stats = yield* Effect.flatMap(TestTokenStore.TestTokenStore, (test) => test.stats)
+ *   return stats.gets
+ * }).pipe(Effect.provide(TestTokenStore.layerMemory))
+ * assert.strictEqual(await Effect.runPromise(program), 1)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -61,6 +88,25 @@ export interface Stats {
  * `"fault"` (injected here: a failure or a lost lock), `"conflict"` (a `VersionConflict` from the
  * store) or `"error"` (a `TokenStoreError` from the store). Interrupted operations are not logged.
  *
+ * @example
+ * ```ts
+ * import { TokenStore } from "@effect-oauth/core"
+ * import { TestTokenStore } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* TokenStore.TokenStore
+ *   yield* store.get("user-1")
+ *   yield* store.remove("user-1")
+ *   const log: ReadonlyArray<TestTokenStore.Operation> = yield* Effect.flatMap(
+ *     TestTokenStore.TestTokenStore,
+ *     (test) => test.log
+ *   )
+ *   return log.map((entry) => `${entry.op} ${entry.key} ${entry.outcome}`)
+ * }).pipe(Effect.provide(TestTokenStore.layerMemory))
+ * assert.deepStrictEqual(await Effect.runPromise(program), ["get user-1 ok", "remove user-1 ok"])
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -78,6 +124,24 @@ export interface Operation {
 /**
  * The controls. Every fault applies to calls made after it is set, until its count runs out or
  * `heal` clears it; setting a fault again replaces it.
+ *
+ * @example
+ * ```ts
+ * import { TokenStore } from "@effect-oauth/core"
+ * import { TestTokenStore } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * // The next read fails; the one after works again.
+ * const program = Effect.gen(function*() {
+ *   const test: TestTokenStore.Service = yield* TestTokenStore.TestTokenStore
+ *   const store = yield* TokenStore.TokenStore
+ *   yield* test.failReads(1)
+ *   const first = yield* Effect.either(store.get("user-1"))
+ *   const second = yield* Effect.either(store.get("user-1"))
+ *   return [first._tag, second._tag]
+ * }).pipe(Effect.provide(TestTokenStore.layerMemory))
+ * assert.deepStrictEqual(await Effect.runPromise(program), ["Left", "Right"])
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -111,6 +175,15 @@ export interface Service {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { TestTokenStore } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * // Every write takes a second (drive it with `TestClock.adjust` in `it.effect`).
+ * const slow = Effect.flatMap(TestTokenStore.TestTokenStore, (store) => store.slowWrites("1 second"))
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -155,6 +228,22 @@ const use = (times: Times): readonly [boolean, Times] =>
 
 /**
  * Wraps a store: the wrapped store and the controls of its faults.
+ *
+ * @example
+ * ```ts
+ * import { TokenStore } from "@effect-oauth/core"
+ * import { TestTokenStore } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
+ *
+ * // Wrap a store by hand, to give one part of the code under test a faulty one.
+ * const program = Effect.gen(function*() {
+ *   const { controls, store } = yield* TestTokenStore.make(yield* TokenStore.makeMemory)
+ *   yield* controls.failWrites(1)
+ *   const removed = yield* Effect.either(store.remove("user-1"))
+ *   return [removed._tag, (yield* controls.stats).failedWrites] as const
+ * })
+ * assert.deepStrictEqual(await Effect.runPromise(program), ["Left", 1])
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -298,6 +387,18 @@ export const make = (
  * Wraps the `TokenStore` of its context and provides the wrapped store in its place, with the
  * controls: `TestTokenStore.layer.pipe(Layer.provide(TokenStore.layerMemory))`.
  *
+ * @example
+ * ```ts
+ * import { TokenStore } from "@effect-oauth/core"
+ * import { TestTokenStore } from "@effect-oauth/testing"
+ * import { Layer } from "effect"
+ *
+ * // Any store can be wrapped: here the memory one (the same as `TestTokenStore.layerMemory`).
+ * const StoreLive: Layer.Layer<TokenStore.TokenStore | TestTokenStore.TestTokenStore> = TestTokenStore.layer.pipe(
+ *   Layer.provide(TokenStore.layerMemory)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -311,6 +412,19 @@ export const layer: Layer.Layer<TokenStore.TokenStore | TestTokenStore, never, T
 
 /**
  * The memory store, wrapped.
+ *
+ * @example
+ * ```ts
+ * import { AccessTokens } from "@effect-oauth/core"
+ * import { OAuthTest, TestTokenStore } from "@effect-oauth/testing"
+ * import { Layer } from "effect"
+ *
+ * // `AccessTokens` over a store whose faults the test controls.
+ * const TestLive = AccessTokens.layer().pipe(
+ *   Layer.provideMerge(TestTokenStore.layerMemory),
+ *   Layer.provideMerge(OAuthTest.layer())
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category layers

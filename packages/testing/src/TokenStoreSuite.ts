@@ -46,6 +46,14 @@ import {
 } from "./internal/tokenStoreSuite.js"
 
 /**
+ * @example
+ * ```ts
+ * import type * as TokenStoreSuite from "@effect-oauth/testing/TokenStoreSuite"
+ *
+ * // A store shared by two instances (a file, a database) whose waiters poll: give them more time.
+ * const options: TokenStoreSuite.Options = { shared: true, promptMillis: 5000, leaseMillis: 300 }
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -92,6 +100,17 @@ export interface Options<R = never> {
  * ```
  *
  * `R` is whatever else the layer provides that `corrupt` needs (a SQL client, a raw writer).
+ *
+ * @example
+ * ```ts
+ * import { TokenStore } from "@effect-oauth/core"
+ *
+ * // In a test file (the module needs a vitest run, so it is imported there, not at the top of this example).
+ * export const registerSuite = async () => {
+ *   const TokenStoreSuite = await import("@effect-oauth/testing/TokenStoreSuite")
+ *   TokenStoreSuite.run("memory", TokenStore.layerMemory)
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category constructors
