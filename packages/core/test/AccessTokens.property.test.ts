@@ -717,7 +717,7 @@ describe("AccessTokens token lifecycle", () => {
       program: Programs.program({ processes: { min: 1, max: 3 }, boundWriteFailures: true, loseLocks: false })
     },
     ({ program }) => runProgram(program, strict),
-    { timeout: 300_000, fastCheck: { numRuns: 200 } }
+    { timeout: 600_000, fastCheck: { numRuns: 200 } }
   )
 
   it.effect.prop(
@@ -726,7 +726,7 @@ describe("AccessTokens token lifecycle", () => {
       program: Programs.program({ processes: { min: 2, max: 3 }, boundWriteFailures: false, loseLocks: true })
     },
     ({ program }) => runProgram(program, degraded),
-    { timeout: 300_000, fastCheck: { numRuns: 100 } }
+    { timeout: 600_000, fastCheck: { numRuns: 100 } }
   )
 
   describe("counterexamples found by the strict property", () => {
