@@ -328,7 +328,7 @@ for (const pendingStorage of ["cookie", "store"] as const) {
 }
 
 describe("NodeSignIn", () => {
-  it.scoped("cookies are HttpOnly, SameSite=Lax, Secure on a public host and not Secure on loopback hosts (S26, S27)", () =>
+  it.scoped("cookies are HttpOnly, SameSite=Lax, Secure on a public host and not Secure on loopback hosts (S26, S27, S39)", () =>
     Effect.gen(function*() {
       const handler = yield* setup(yield* NodeSignIn.make({ cookieKeys: [keyA] }))
       const attributes = (header: string) => header.split(";").slice(1).map((part) => part.trim())
@@ -394,7 +394,7 @@ describe("NodeSignIn", () => {
       }
     }).pipe(Effect.provide(TestLayer)))
 
-  it.scoped("/logout needs POST (GET answers 405) and a same-origin request; cross-site ones revoke nothing (S30)", () =>
+  it.scoped("/logout needs POST (GET answers 405) and a same-origin request; cross-site ones revoke nothing (S30, S38)", () =>
     Effect.gen(function*() {
       const signIn = yield* NodeSignIn.make({ cookieKeys: [keyA] })
       const browser = makeBrowser(yield* setup(signIn))
