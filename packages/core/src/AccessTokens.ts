@@ -38,9 +38,9 @@ import {
   type HttpError,
   type InvalidIdToken,
   type InvalidTokenResponse,
-  ReauthorizationRequired,
-  RefreshOutcomeUnknown,
-  TokenStoreError
+  type ReauthorizationRequired,
+  type RefreshOutcomeUnknown,
+  type TokenStoreError
 } from "./OAuthError.js"
 import type * as TokenSet from "./TokenSet.js"
 import { TokenStore } from "./TokenStore.js"
@@ -415,8 +415,7 @@ export const make = (
       writeRetry,
       retryLostRefresh: options.retryLostRefresh === true,
       refreshCounter,
-      reauthorizationCounter,
-      errors: { ReauthorizationRequired, RefreshOutcomeUnknown, TokenStoreError }
+      reauthorizationCounter
     })
 
     const slow = Effect.fn("AccessTokens.get")(function*(key: string) {

@@ -15,7 +15,6 @@ import type * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
@@ -539,15 +538,9 @@ export const make = (backend: Backend): Service => ({
   backend
 })
 
-/** One caller waiting for a key's lock; its `wake` is replaced on every round of waiting. */
-interface Ticket {
-  wake: Deferred.Deferred<void>
-}
-
 interface LockState {
   holder: { readonly fence: number; expiresAt: number } | undefined
-  /** Waiters in arrival order: only the first may take a free lock (S47). */
-  readonly queue: Array<Ticket>
+  readonly waiters: Set<Deferred.Deferred<void>>
 }
 
 /**
@@ -576,10 +569,9 @@ export const makeLockTable = Effect.gen(function*() {
   const table = new Map<string, LockState>()
   let fences = 0
 
-  /** Wakes the first waiter, the only one that may take the lock next (S47). */
-  const wakeFirst = (state: LockState) => {
-    const first = state.queue[0]
-    if (first !== undefined) Deferred.unsafeDone(first.wake, Effect.void)
+  const wakeAll = (state: LockState) => {
+    for (const waiter of state.waiters) Deferred.unsafeDone(waiter, Effect.void)
+    state.waiters.clear()
   }
 
   const release = (key: string, fence: number) =>
@@ -587,21 +579,9 @@ export const makeLockTable = Effect.gen(function*() {
       const state = table.get(key)
       if (state === undefined || state.holder?.fence !== fence) return
       state.holder = undefined
-      if (state.queue.length === 0) table.delete(key)
-      else wakeFirst(state)
+      wakeAll(state)
+      table.delete(key)
     })
-
-  /** A waiter leaves the line (it took the lock or was interrupted); the next one is woken if the lock is free. */
-  const leave = (key: string, ticket: Ticket, now: number) => {
-    const state = table.get(key)
-    if (state === undefined) return
-    const index = state.queue.indexOf(ticket)
-    if (index >= 0) state.queue.splice(index, 1)
-    if (state.holder === undefined || state.holder.expiresAt <= now) {
-      if (state.queue.length === 0 && state.holder === undefined) table.delete(key)
-      else if (index === 0) wakeFirst(state)
-    }
-  }
 
   /** Extends the lease of the holder `fence`; false once it is no longer the holder. */
   const extend = (key: string, fence: number, lease: number) =>
@@ -612,22 +592,18 @@ export const makeLockTable = Effect.gen(function*() {
       return true
     })
 
-  const tryTake = (key: string, lease: number, now: number, ticket: Ticket) => {
+  const tryTake = (key: string, lease: number, now: number, waiter: Deferred.Deferred<void>) => {
     let state = table.get(key)
     if (state === undefined) {
-      state = { holder: undefined, queue: [] }
+      state = { holder: undefined, waiters: new Set() }
       table.set(key, state)
     }
-    const first = state.queue[0]
-    if ((state.holder === undefined || state.holder.expiresAt <= now) && (first === undefined || first === ticket)) {
-      if (first === ticket) state.queue.shift()
+    if (state.holder === undefined || state.holder.expiresAt <= now) {
       state.holder = { fence: ++fences, expiresAt: now + lease }
       return { _tag: "Taken" as const, lock: { key, fence: state.holder.fence, expiresAt: state.holder.expiresAt } }
     }
-    if (!state.queue.includes(ticket)) state.queue.push(ticket)
-    // A free lock whose first waiter is another: wait for it to take it (or leave), at most a moment.
-    const until = state.holder === undefined || state.holder.expiresAt <= now ? now + 1 : state.holder.expiresAt
-    return { _tag: "Wait" as const, until }
+    state.waiters.add(waiter)
+    return { _tag: "Wait" as const, until: state.holder.expiresAt, state }
   }
 
   const acquire = (
@@ -650,11 +626,10 @@ export const makeLockTable = Effect.gen(function*() {
       // on a waiter could not be interrupted and, woken by a release, would still sit out the
       // holder's whole lease (the race's losing sleep could not be interrupted).
       Effect.uninterruptibleMask((restore) => {
-        const ticket: Ticket = { wake: Deferred.unsafeMake<void>(FiberId.none) }
         const loop: Effect.Effect<Lock> = Effect.flatMap(
-          Clock.currentTimeMillis,
-          (now) => {
-            const outcome = tryTake(key, millis, now, ticket)
+          Effect.zip(Clock.currentTimeMillis, Deferred.make<void>()),
+          ([now, waiter]) => {
+            const outcome = tryTake(key, millis, now, waiter)
             if (outcome._tag === "Taken") {
               const fence = outcome.lock.fence
               const held = Effect.as(Scope.addFinalizer(scope, release(key, fence)), outcome.lock)
@@ -662,20 +637,14 @@ export const makeLockTable = Effect.gen(function*() {
               return options?.renew === true ? Effect.zipLeft(held, Effect.forkIn(renewal(fence), scope)) : held
             }
             return restore(
-              Deferred.await(ticket.wake).pipe(
-                Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(0, outcome.until - now))))
+              Deferred.await(waiter).pipe(
+                Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(0, outcome.until - now)))),
+                Effect.ensuring(Effect.sync(() => outcome.state.waiters.delete(waiter)))
               )
-            ).pipe(
-              Effect.zipRight(Effect.sync(() => {
-                ticket.wake = Deferred.unsafeMake<void>(FiberId.none)
-              })),
-              Effect.zipRight(Effect.suspend(() => loop))
-            )
+            ).pipe(Effect.zipRight(Effect.suspend(() => loop)))
           }
         )
-        // An interrupted waiter leaves the line, handing its turn on.
-        return Effect.onInterrupt(loop, () =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => leave(key, ticket, now))))
+        return loop
       }))
   }
 
