@@ -38,9 +38,9 @@ import {
   type HttpError,
   type InvalidIdToken,
   type InvalidTokenResponse,
-  type ReauthorizationRequired,
-  type RefreshOutcomeUnknown,
-  type TokenStoreError
+  ReauthorizationRequired,
+  RefreshOutcomeUnknown,
+  TokenStoreError
 } from "./OAuthError.js"
 import type * as TokenSet from "./TokenSet.js"
 import { TokenStore } from "./TokenStore.js"
@@ -415,7 +415,8 @@ export const make = (
       writeRetry,
       retryLostRefresh: options.retryLostRefresh === true,
       refreshCounter,
-      reauthorizationCounter
+      reauthorizationCounter,
+      errors: { ReauthorizationRequired, RefreshOutcomeUnknown, TokenStoreError }
     })
 
     const slow = Effect.fn("AccessTokens.get")(function*(key: string) {

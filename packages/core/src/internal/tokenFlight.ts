@@ -18,7 +18,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import type { GetError as AccessTokensGetError } from "../AccessTokens.js"
 import type { OAuthClient } from "../OAuthClient.js"
-import { ReauthorizationRequired, RefreshOutcomeUnknown, TokenStoreError, type VersionConflict } from "../OAuthError.js"
+import type { ReauthorizationRequired, RefreshOutcomeUnknown, TokenStoreError, VersionConflict } from "../OAuthError.js"
 import type * as TokenSet from "../TokenSet.js"
 import type { TokenStore } from "../TokenStore.js"
 import * as Policy from "./refreshPolicy.js"
@@ -38,6 +38,12 @@ export interface Deps {
   readonly retryLostRefresh: boolean
   readonly refreshCounter: Metric.Metric.Counter<number>
   readonly reauthorizationCounter: Metric.Metric.Counter<number>
+  /** The error classes, from `OAuthError` (an internal module imports no public one at run time). */
+  readonly errors: {
+    readonly ReauthorizationRequired: typeof ReauthorizationRequired
+    readonly RefreshOutcomeUnknown: typeof RefreshOutcomeUnknown
+    readonly TokenStoreError: typeof TokenStoreError
+  }
 }
 
 const refreshTokenOf = (tokens: TokenSet.TokenSet): string | undefined =>
@@ -46,6 +52,7 @@ const refreshTokenOf = (tokens: TokenSet.TokenSet): string | undefined =>
 /** @internal */
 export const make = (deps: Deps) => {
   const { cache, client, lease, reauthorizationCounter, refreshCounter, settings, store, writeRetry } = deps
+  const { ReauthorizationRequired, RefreshOutcomeUnknown, TokenStoreError } = deps.errors
   const retryWrites = <A, R>(write: Effect.Effect<A, TokenStoreError | VersionConflict, R>, key: string) =>
     Effect.retry(
       Effect.tapError(write, (error) =>
