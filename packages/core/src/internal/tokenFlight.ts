@@ -206,8 +206,17 @@ export const make = (deps: Deps) => {
         Effect.annotateLogs({ "oauth.key": key, "oauth.error": error._tag })
       )
       if (error._tag === "RefreshOutcomeUnknown") {
-        // The answer was lost: the mark stays, and the access token serves until it expires (S44).
-        yield* lose(key, TokenCache.dead(marked, "refresh-outcome-unknown", record.tokens))
+        // The answer was lost: the mark stays, and the access token serves until it expires (S44),
+        // unless the API already rejected it (S25): then nothing is left to serve.
+        const before = cache.get(key)
+        const rejectedToken = before?._tag === "Rejected" &&
+          Redacted.value(before.tokens.accessToken) === Redacted.value(record.tokens.accessToken)
+        yield* lose(
+          key,
+          rejectedToken
+            ? TokenCache.dead(marked, "refresh-outcome-unknown")
+            : TokenCache.dead(marked, "refresh-outcome-unknown", record.tokens)
+        )
         return yield* Effect.fail(error)
       }
       if (error._tag === "ReauthorizationRequired") {
