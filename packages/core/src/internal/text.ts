@@ -9,6 +9,7 @@ export const maxTextLength = 512
 export const maxQuotedLength = 64
 
 // C0 and C1 controls, DEL, and the Unicode line/paragraph separators and bidirectional overrides.
+// Matching control characters is this pattern's purpose (S34: they are stripped from server text).
 // eslint-disable-next-line no-control-regex
 const controls = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
