@@ -547,6 +547,7 @@ interface LockState {
  * A lock table on Effect's `Clock`, for stores whose records live in this process. Idle keys leave
  * no state behind. Exposed for store implementations that need an in-process lock. With `renew`, a
  * fiber in the lock's scope extends the lease every lease / 3 until the scope closes (SPEC S45).
+ * Leases count whole milliseconds, rounded up, and at least 3.
  *
  * @example
  * ```ts
@@ -611,11 +612,14 @@ export const makeLockTable = Effect.gen(function*() {
     lease: Duration.DurationInput,
     options?: { readonly renew?: boolean | undefined }
   ): Effect.Effect<Lock, never, Scope.Scope> => {
-    const millis = Duration.toMillis(lease)
+    // Whole milliseconds: `Duration` rounds a fraction of a millisecond to nanoseconds, so a wait
+    // computed as "lease end minus now" could end a hair before the lease does and, re-computed,
+    // round to nothing, over and over. At least 3, so that a renewal comes before the lease ends.
+    const millis = Math.max(3, Math.ceil(Duration.toMillis(lease)))
     const renewal = (fence: number) =>
       Effect.interruptible(
         Effect.repeat(
-          Effect.flatMap(Effect.sleep(Duration.millis(Math.max(1, millis / 3))), () => extend(key, fence, millis)),
+          Effect.flatMap(Effect.sleep(Duration.millis(Math.floor(millis / 3))), () => extend(key, fence, millis)),
           { while: (held) => held }
         )
       )
@@ -638,7 +642,7 @@ export const makeLockTable = Effect.gen(function*() {
             }
             return restore(
               Deferred.await(waiter).pipe(
-                Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(0, outcome.until - now)))),
+                Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(1, Math.ceil(outcome.until - now))))),
                 Effect.ensuring(Effect.sync(() => outcome.state.waiters.delete(waiter)))
               )
             ).pipe(Effect.zipRight(Effect.suspend(() => loop)))

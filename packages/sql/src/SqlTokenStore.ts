@@ -473,7 +473,7 @@ RETURNING fence, expires_at`.pipe(
       lockOptions: TokenStore.LockOptions
     ): Effect.Effect<TokenStore.Lock, OAuthError.TokenStoreError, Scope.Scope> => {
       const renew = lockOptions.renew === true
-      const leaseMillis = clamp(Math.ceil(Duration.toMillis(lockOptions.lease)), 1, maxLeaseMillis)
+      const leaseMillis = clamp(Math.ceil(Duration.toMillis(lockOptions.lease)), 3, maxLeaseMillis)
       const digest = digestOf(key)
       const unavailable = internal.unavailable("lock", key)
       return Effect.flatMap(Effect.scope, (outer) =>

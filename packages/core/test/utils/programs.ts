@@ -328,5 +328,20 @@ export const counterexamples: ReadonlyArray<{ readonly name: string; readonly pr
         { _tag: "Settle" }
       ]
     })
+  },
+  {
+    name:
+      "a refresh forced by a rejected access token loses its answer, and the rejected token is handed out again (S25, S44)",
+    program: make({
+      processes: 1,
+      keys: 2,
+      steps: [
+        { _tag: "Get", calls: [[0, 0]], settle: true },
+        { _tag: "Invalidate", process: 0, key: 0 },
+        { _tag: "ServerFault", fault: { _tag: "TransportError" } },
+        { _tag: "Get", calls: [[0, 0]], settle: true },
+        { _tag: "Get", calls: [[0, 0]], settle: true }
+      ]
+    })
   }
 ]

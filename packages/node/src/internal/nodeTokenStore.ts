@@ -347,7 +347,7 @@ export const make = (
     const lock = Effect.fn("NodeTokenStore.lock")(
       function*(key: string, options: TokenStore.LockOptions) {
         // Leases are at most `maxLease` (S42); a holder keeps a lock longer by renewing it.
-        const leaseMillis = clamp(Duration.toMillis(options.lease), 1, maxLeaseMillis)
+        const leaseMillis = clamp(Math.ceil(Duration.toMillis(options.lease)), 3, maxLeaseMillis)
         const held = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
         return yield* acquireLease(key, leaseMillis, options.renew === true, held).pipe(
           Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(held, exit))
