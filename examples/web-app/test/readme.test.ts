@@ -149,6 +149,34 @@ const exportedVariables = (block: string): Record<string, string> => {
   return variables
 }
 
+/** How the first app says to run it: the shell block with `npx tsx`, its file and its variables. */
+const firstAppRun = (() => {
+  const shell = fenced(firstApp, "sh").find((block) => block.includes("npx tsx ")) ?? ""
+  const variables = exportedVariables(shell)
+  return { command: /^npx tsx (\S+\.ts)$/m.exec(shell), variables }
+})()
+
+/**
+ * The mock's origin in the first app's variables. Every Credal URL must point at it (on loopback): one
+ * left out would send the program to Credal's real servers.
+ */
+const mockOriginOf = (variables: Record<string, string>): string => {
+  const origin = new URL(variables.OAUTH_AUTHORIZATION_URL ?? "").origin
+  assert.strictEqual(new URL(origin).hostname, "127.0.0.1")
+  for (
+    const name of [
+      "OAUTH_AUTHORIZATION_URL",
+      "OAUTH_TOKEN_URL",
+      "OAUTH_REVOCATION_URL",
+      "CREDAL_API_BASE_URL",
+      "CREDAL_SDK_ENVIRONMENT"
+    ]
+  ) {
+    assert.isTrue(variables[name]?.startsWith(`${origin}/`), `${name} points at the mock Credal`)
+  }
+  return origin
+}
+
 describe("README (issue 12: a fresh directory following only the README signs in and calls the Credal SDK)", () => {
   it(
     "every ts block is a complete program that type-checks with the README's tsconfig.json as an ES module of the README's package.json",
@@ -223,11 +251,9 @@ describe("README (issue 12: a fresh directory following only the README signs in
     () =>
       Effect.gen(function*() {
         assert.include(firstAppProgram, "NodeSignIn.layerConfig")
-        const shell = fenced(firstApp, "sh").find((block) => block.includes("npx tsx ")) ?? ""
-        const command = /^npx tsx (\S+\.ts)$/m.exec(shell)
+        const { command, variables } = firstAppRun
         assert.isNotNull(command, "the first app says how to run it")
-        const variables = exportedVariables(shell)
-        const mockOrigin = new URL(variables.OAUTH_AUTHORIZATION_URL ?? "").origin
+        const mockOrigin = mockOriginOf(variables)
         const readmeAppOrigin = new URL(variables.OAUTH_REDIRECT_URI ?? "").origin
         assert.strictEqual(
           variables.OAUTH_REDIRECT_URI,
@@ -302,8 +328,8 @@ describe("README (issue 12: a fresh directory following only the README signs in
         Fs.writeFileSync(Path.join(directory, "credal.ts"), program)
 
         // The first app's variables, pointed at this test's mock (the program reads them as it says).
-        const variables = exportedVariables(fenced(firstApp, "sh").find((block) => block.includes("npx tsx ")) ?? "")
-        const mockOrigin = new URL(variables.OAUTH_AUTHORIZATION_URL ?? "").origin
+        const { variables } = firstAppRun
+        const mockOrigin = mockOriginOf(variables)
         const mock = yield* Layer.build(MockCredal.layer())
         const server = Context.get(mock, FakeAuthorizationServer.FakeAuthorizationServer)
         const saved = { ...process.env }
