@@ -314,6 +314,26 @@ describe("README (issue 12: a fresh directory following only the README signs in
         const answer: unknown = yield* Effect.promise(() => ask.json())
         // Only the mock's `/api/v0/copilots/sendMessage`, the SDK's route, answers this.
         assert.deepNestedInclude(answer, { type: "ai_response_result", "response.message": "echo: Hello" })
+
+        // The home page's sign-out form, as a browser posts it: the refresh token is revoked at the mock.
+        const homePage = yield* Effect.promise(() => home.text())
+        assert.include(homePage, `<form method="post" action="/logout">`)
+        const logout = yield* Effect.tryPromise(() =>
+          fetch(`${appUrl}/logout`, {
+            method: "POST",
+            redirect: "manual",
+            headers: { origin: appUrl, cookie: cookiesOf(callback) }
+          })
+        )
+        assert.strictEqual(logout.status, 303, output.join(""))
+        assert.strictEqual((yield* server.counters).revoke, 1)
+        assert.strictEqual((yield* get(`${appUrl}/me`, cookiesOf(logout))).status, 401)
+        // The session cookie from before, replayed: its tokens are gone, so both pages send to sign-in.
+        for (const path of ["/me", "/ask"]) {
+          const replayed = yield* get(appUrl + path, cookiesOf(callback))
+          assert.strictEqual(replayed.status, 302, output.join(""))
+          assert.strictEqual(replayed.headers.get("location"), `/login?returnTo=${path}`)
+        }
       }),
     120_000
   )
