@@ -19,6 +19,7 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as LockTable from "./internal/lockTable.js"
+import * as MemoryBackend from "./internal/memoryBackend.js"
 import { describeParseError, TokenStoreError, VersionConflict } from "./OAuthError.js"
 import * as TokenSet from "./TokenSet.js"
 
@@ -590,37 +591,9 @@ export const makeLockTable: Effect.Effect<{
  * @since 0.1.0
  * @category constructors
  */
-export const makeMemoryBackend: Effect.Effect<Backend> = Effect.gen(function*() {
-  // Every operation below is synchronous, so each is atomic on the Effect runtime.
-  const records = new Map<string, RawRecord>()
-  const locks = yield* makeLockTable
-  let versions = 0
-
-  const check = (key: string, options: WriteOptions | undefined): VersionConflict | undefined => {
-    const expected = options?.expectedVersion
-    const actual = records.get(key)?.version ?? null
-    return expected === undefined || expected === actual ? undefined : new VersionConflict({ key, expected, actual })
-  }
-
-  return {
-    get: (key) => Effect.sync(() => Option.fromNullable(records.get(key))),
-    set: (key, text, options) =>
-      Effect.suspend((): Effect.Effect<number, VersionConflict> => {
-        const conflict = check(key, options)
-        if (conflict !== undefined) return Effect.fail(conflict)
-        const version = ++versions
-        records.set(key, { text, version })
-        return Effect.succeed(version)
-      }),
-    remove: (key, options) =>
-      Effect.suspend((): Effect.Effect<boolean, VersionConflict> => {
-        const conflict = check(key, options)
-        if (conflict !== undefined) return Effect.fail(conflict)
-        return Effect.succeed(records.delete(key))
-      }),
-    lock: (key, options) => locks.acquire(key, options.lease, options)
-  }
-})
+export const makeMemoryBackend: Effect.Effect<Backend> = MemoryBackend.make((key, expected, actual) =>
+  new VersionConflict({ key, expected, actual })
+)
 
 /**
  * An in-memory store over {@link makeMemoryBackend}.

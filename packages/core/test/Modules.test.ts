@@ -96,7 +96,7 @@ const oversized: Readonly<Record<string, number>> = {
   "packages/core/src/OAuthClient.ts": 741,
   "packages/core/src/OAuthConfig.ts": 738,
   "packages/core/src/OAuthError.ts": 879,
-  "packages/core/src/TokenStore.ts": 684,
+  "packages/core/src/TokenStore.ts": 657,
   "packages/node/src/NodeSignIn.ts": 778,
   "packages/sql/src/SqlTokenStore.ts": 621,
   "packages/testing/src/FakeAuthorizationServer.ts": 953
