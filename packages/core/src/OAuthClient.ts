@@ -14,10 +14,11 @@ import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as ConstantTime from "./ConstantTime.js"
+import * as AuthorizationUrl from "./internal/authorizationUrl.js"
+import * as CallbackParams from "./internal/callbackParams.js"
 import * as Http from "./internal/http.js"
 import * as Text from "./internal/text.js"
 import * as UsedStates from "./internal/usedStates.js"
@@ -386,84 +387,17 @@ export interface Service {
  */
 export class OAuthClient extends Context.Tag("@effect-oauth/core/OAuthClient")<OAuthClient, Service>() {}
 
-const protocolParams = new Set([
-  "response_type",
-  "client_id",
-  "redirect_uri",
-  "scope",
-  "state",
-  "code_challenge",
-  "code_challenge_method",
-  "nonce"
-])
-
-const callbackParams = ["code", "state", "iss", "error", "error_description", "error_uri"] as const
-
-/** The largest callback accepted, so that a hostile callback cannot exhaust memory (SPEC S28). */
-const maxCallbackLength = 64 * 1024
-
 /** How many used states a client remembers at most (SPEC S2); the oldest go first. */
 const usedStatesCapacity = 100_000
 
-type CallbackParams = Partial<Record<(typeof callbackParams)[number], string>>
-
-const invalid = (reason: string) => Either.left(new InvalidCallback({ reason }))
-
-const searchOf = (input: unknown): Either.Either<URLSearchParams, InvalidCallback> => {
-  if (input instanceof URLSearchParams) return Either.right(input)
-  if (input instanceof URL) return Either.right(input.searchParams)
-  if (typeof input === "string") {
-    if (input.length > maxCallbackLength) return invalid(`it is longer than ${maxCallbackLength} characters`)
-    if (URL.canParse(input)) return Either.right(new URL(input).searchParams)
-    if (input.startsWith("?") || input.includes("=")) return Either.right(new URLSearchParams(input))
-    return invalid("it is neither a URL nor a query string")
-  }
-  if (!Predicate.isRecord(input) || Array.isArray(input)) {
-    return invalid("it is neither a URL, a query string nor a record of parameters")
-  }
-  const search = new URLSearchParams()
-  for (const name of callbackParams) {
-    if (!Object.hasOwn(input, name)) continue
-    const value: unknown = input[name]
-    if (value === undefined) continue
-    if (typeof value === "string") {
-      search.append(name, value)
-      continue
-    }
-    if (!Array.isArray(value)) return invalid(`parameter ${name} is not a string`)
-    if (value.length > 1) return invalid(`parameter ${name} is repeated`)
-    for (const item of value) {
-      if (typeof item !== "string") return invalid(`parameter ${name} is not a string`)
-      search.append(name, item)
-    }
-  }
-  return Either.right(search)
-}
-
-const paramsOf = (input: unknown): Either.Either<CallbackParams, InvalidCallback> =>
-  Either.flatMap(searchOf(input), (search) => {
-    const params: CallbackParams = {}
-    let length = 0
-    for (const name of callbackParams) {
-      const values = search.getAll(name)
-      if (values.length > 1) return invalid(`parameter ${name} is repeated`)
-      if (values[0] !== undefined) {
-        length += values[0].length
-        params[name] = values[0]
-      }
-    }
-    return length > maxCallbackLength
-      ? invalid(`it is longer than ${maxCallbackLength} characters`)
-      : Either.right(params)
-  })
-
 /** Total over any runtime value (SPEC S28, S36): a value that cannot be read, even one that throws, is typed. */
-const readCallback = (input: unknown): Effect.Effect<CallbackParams, InvalidCallback> =>
-  Effect.flatten(
+const readCallback = (input: unknown): Effect.Effect<CallbackParams.CallbackParams, InvalidCallback> =>
+  Effect.flatMap(
     Effect.try({
-      try: () => paramsOf(input),
+      try: () => CallbackParams.read(input),
       catch: () => new InvalidCallback({ reason: "it cannot be read as callback parameters" })
-    })
+    }),
+    Either.match({ onLeft: (reason) => Effect.fail(new InvalidCallback({ reason })), onRight: Effect.succeed })
   )
 
 /**
@@ -527,35 +461,20 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
       : Option.none()
     const scopes = options?.scopes ?? config.scopes
     const redirectUri = options?.redirectUri ?? config.redirectUri
-    const url = new URL(config.authorizationEndpoint)
-    for (const [name, value] of Object.entries({ ...config.authorizationParams, ...options?.params })) {
-      if (!protocolParams.has(name)) url.searchParams.set(name, value)
-    }
-    url.searchParams.set("response_type", "code")
-    url.searchParams.set("client_id", config.clientId)
-    url.searchParams.set("redirect_uri", redirectUri)
-    if (scopes.length > 0) url.searchParams.set("scope", scopes.join(" "))
-    else url.searchParams.delete("scope")
-    url.searchParams.set("state", Redacted.value(state))
     // OpenID Connect Core §3.1.2.1: a nonce binds the ID Token to this request.
     const nonce = scopes.includes("openid")
       ? Option.some(Redacted.make(Encoding.encodeBase64Url(yield* random.bytes(32))))
       : Option.none()
-    if (Option.isSome(nonce)) url.searchParams.set("nonce", Redacted.value(nonce.value))
-    if (options?.maxAge !== undefined && Number.isSafeInteger(options.maxAge) && options.maxAge >= 0) {
-      url.searchParams.set("max_age", String(options.maxAge))
-    }
-    const maxAgeParam = url.searchParams.get("max_age")
-    const maxAge = maxAgeParam !== null && /^[0-9]{1,10}$/.test(maxAgeParam)
-      ? Option.some(Number(maxAgeParam))
-      : Option.none()
-    if (Option.isSome(verifier)) {
-      url.searchParams.set("code_challenge", yield* Pkce.challenge(verifier.value))
-      url.searchParams.set("code_challenge_method", "S256")
-    } else {
-      url.searchParams.delete("code_challenge")
-      url.searchParams.delete("code_challenge_method")
-    }
+    const challenge = Option.isSome(verifier) ? Option.some(yield* Pkce.challenge(verifier.value)) : Option.none()
+    const { maxAge, url } = AuthorizationUrl.make(config, {
+      redirectUri,
+      scopes,
+      state: Redacted.value(state),
+      nonce: Option.map(nonce, Redacted.value),
+      challenge,
+      maxAge: options?.maxAge,
+      params: options?.params
+    })
     const pending = new PendingAuthorization({
       state,
       codeVerifier: verifier,

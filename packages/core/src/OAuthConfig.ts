@@ -7,16 +7,17 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import type * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
+import type * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import * as Discovery from "./Discovery.js"
 import * as Endpoint from "./internal/endpoint.js"
+import * as internal from "./internal/oauthConfig.js"
 import * as OAuthError from "./OAuthError.js"
 
 /**
@@ -287,24 +288,6 @@ export const validateEndpoint: (input: string | URL) => Either.Either<URL, strin
  */
 export const validateRedirectUri: (input: string | URL) => Either.Either<string, string> = Endpoint.validateRedirectUri
 
-const positive = (field: string, input: Duration.DurationInput | undefined, fallback: Duration.Duration) =>
-  Effect.suspend(() => {
-    if (input === undefined) return Effect.succeed(fallback)
-    const decoded = Duration.decodeUnknown(input)
-    return Option.isSome(decoded) && Duration.greaterThanOrEqualTo(decoded.value, Duration.zero) &&
-        Duration.isFinite(decoded.value)
-      ? Effect.succeed(decoded.value)
-      : Effect.fail(new InvalidConfig({ field, reason: "must be a finite, non-negative duration" }))
-  })
-
-const endpoint = (field: string, input: string | URL) =>
-  Either.match(validateEndpoint(input), {
-    onLeft: (reason) => Effect.fail(new InvalidConfig({ field, reason })),
-    onRight: Effect.succeed
-  })
-
-const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]+$/
-
 /**
  * Validates options and fills in defaults.
  *
@@ -333,62 +316,7 @@ const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]+$/
  * @category constructors
  */
 export const make = (options: Options): Effect.Effect<Resolved, InvalidConfig> =>
-  Effect.gen(function*() {
-    if (options.clientId.length === 0) {
-      return yield* new InvalidConfig({ field: "clientId", reason: "must not be empty" })
-    }
-    if (Redacted.value(options.clientSecret).length === 0) {
-      return yield* new InvalidConfig({ field: "clientSecret", reason: "must not be empty" })
-    }
-    const scopes = options.scopes ?? []
-    const badScope = scopes.findIndex((scope) => !scopeToken.test(scope))
-    if (badScope >= 0) {
-      return yield* new InvalidConfig({
-        field: "scopes",
-        reason: `has an invalid scope at position ${badScope} (RFC 6749 §3.3: printable ASCII without space, " or \\)`
-      })
-    }
-    const redirectUri = yield* Either.match(validateRedirectUri(options.redirectUri), {
-      onLeft: (reason) => Effect.fail(new InvalidConfig({ field: "redirectUri", reason })),
-      onRight: Effect.succeed
-    })
-    return {
-      clientId: options.clientId,
-      clientSecret: options.clientSecret,
-      authorizationEndpoint: yield* endpoint("authorizationEndpoint", options.authorizationEndpoint),
-      tokenEndpoint: yield* endpoint("tokenEndpoint", options.tokenEndpoint),
-      revocationEndpoint: options.revocationEndpoint === undefined
-        ? Option.none()
-        : Option.some(yield* endpoint("revocationEndpoint", options.revocationEndpoint)),
-      redirectUri,
-      scopes,
-      clientAuthMethod: options.clientAuthMethod ?? "client_secret_basic",
-      pkce: options.pkce ?? true,
-      issuer: Option.fromNullable(options.issuer),
-      requireIssuerParameter: options.requireIssuerParameter ?? false,
-      authorizationLifetime: yield* positive(
-        "authorizationLifetime",
-        options.authorizationLifetime,
-        Duration.minutes(10)
-      ),
-      defaultAccessTokenLifetime: yield* positive(
-        "defaultAccessTokenLifetime",
-        options.defaultAccessTokenLifetime,
-        Duration.hours(1)
-      ),
-      refreshTokenLifetime: options.refreshTokenLifetime === undefined
-        ? Option.none()
-        : Option.some(yield* positive("refreshTokenLifetime", options.refreshTokenLifetime, Duration.zero)),
-      maxAccessTokenLifetime: yield* positive(
-        "maxAccessTokenLifetime",
-        options.maxAccessTokenLifetime,
-        Duration.days(365)
-      ),
-      refreshWindow: yield* positive("refreshWindow", options.refreshWindow, Duration.seconds(60)),
-      requestTimeout: yield* positive("requestTimeout", options.requestTimeout, Duration.seconds(30)),
-      authorizationParams: { ...options.authorizationParams }
-    }
-  })
+  Effect.suspend(() => Effect.mapError(internal.resolve(options), (invalid) => new InvalidConfig(invalid)))
 
 /**
  * @example
@@ -438,24 +366,11 @@ export const layer = (options: Options): Layer.Layer<OAuthConfig, InvalidConfig>
  * @since 0.1.0
  * @category constructors
  */
-export const credal = (
+export const credal: (
   options:
     & Pick<Options, "clientId" | "clientSecret" | "redirectUri">
     & Partial<Omit<Options, "clientId" | "clientSecret" | "redirectUri">>
-): Options => ({
-  clientId: options.clientId,
-  clientSecret: options.clientSecret,
-  redirectUri: options.redirectUri,
-  authorizationEndpoint: credalEndpoints.authorizationEndpoint,
-  tokenEndpoint: credalEndpoints.tokenEndpoint,
-  scopes: ["api:agent:message:*"],
-  clientAuthMethod: "client_secret_post",
-  pkce: true,
-  authorizationLifetime: Duration.minutes(10),
-  defaultAccessTokenLifetime: Duration.hours(1),
-  refreshTokenLifetime: Duration.days(30),
-  ...(Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<Options>)
-})
+) => Options = internal.credal
 
 /**
  * @example
@@ -470,11 +385,7 @@ export const credal = (
  * @since 0.1.0
  * @category constructors
  */
-export const credalEndpoints = {
-  authorizationEndpoint: "https://app.credal.ai/api/oauth/authorize",
-  tokenEndpoint: "https://app.credal.ai/api/oauth/token",
-  apiBaseUrl: "https://app.credal.ai/api/v1"
-} as const
+export const credalEndpoints = internal.credalEndpoints
 
 /**
  * @example
@@ -497,19 +408,6 @@ export const credalEndpoints = {
 export const layerCredal = (
   options: Parameters<typeof credal>[0]
 ): Layer.Layer<OAuthConfig, InvalidConfig> => layer(credal(options))
-
-const url = (name: string) =>
-  Config.mapOrFail(Config.string(name), (value) =>
-    Either.mapLeft(
-      validateEndpoint(value),
-      (reason) => ConfigError.InvalidData([], `${reason}, got ${JSON.stringify(value)}`)
-    ))
-
-const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
-  Config.map(Config.option(config), Option.getOrUndefined)
-
-const scopeList = (name: string) =>
-  Config.map(Config.string(name), (value) => value.split(/[\s,]+/).filter((s) => s.length > 0))
 
 /**
  * The configuration read from environment variables:
@@ -551,54 +449,7 @@ const scopeList = (name: string) =>
  * @since 0.1.0
  * @category constructors
  */
-export const fromEnv: Config.Config<Options> = Config.all({
-  provider: optional(Config.literal("credal")("OAUTH_PROVIDER")),
-  clientId: Config.string("OAUTH_CLIENT_ID"),
-  clientSecret: Config.redacted("OAUTH_CLIENT_SECRET"),
-  redirectUri: Config.mapOrFail(
-    Config.string("OAUTH_REDIRECT_URI"),
-    (value) => Either.mapLeft(validateRedirectUri(value), (reason) => ConfigError.InvalidData([], reason))
-  ),
-  authorizationEndpoint: optional(url("OAUTH_AUTHORIZATION_URL")),
-  tokenEndpoint: optional(url("OAUTH_TOKEN_URL")),
-  revocationEndpoint: optional(url("OAUTH_REVOCATION_URL")),
-  scopes: optional(scopeList("OAUTH_SCOPES")),
-  issuer: optional(Config.string("OAUTH_ISSUER")),
-  clientAuthMethod: optional(Config.literal("client_secret_basic", "client_secret_post")("OAUTH_CLIENT_AUTH_METHOD")),
-  pkce: optional(Config.boolean("OAUTH_PKCE")),
-  defaultAccessTokenLifetime: optional(Config.duration("OAUTH_ACCESS_TOKEN_LIFETIME")),
-  refreshTokenLifetime: optional(Config.duration("OAUTH_REFRESH_TOKEN_LIFETIME")),
-  authorizationLifetime: optional(Config.duration("OAUTH_AUTHORIZATION_LIFETIME")),
-  refreshWindow: optional(Config.duration("OAUTH_REFRESH_WINDOW")),
-  requestTimeout: optional(Config.duration("OAUTH_REQUEST_TIMEOUT"))
-}).pipe(
-  Config.mapOrFail(({ authorizationEndpoint, provider, tokenEndpoint, ...rest }) => {
-    const defined = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as
-      & Pick<Options, "clientId" | "clientSecret" | "redirectUri">
-      & Partial<Options>
-    if (provider === "credal") {
-      return Either.right(credal({
-        ...defined,
-        ...(authorizationEndpoint === undefined ? {} : { authorizationEndpoint }),
-        ...(tokenEndpoint === undefined ? {} : { tokenEndpoint })
-      }))
-    }
-    if (authorizationEndpoint === undefined) {
-      return Either.left(
-        ConfigError.MissingData(
-          ["OAUTH_AUTHORIZATION_URL"],
-          "Expected OAUTH_AUTHORIZATION_URL to exist (or OAUTH_PROVIDER=credal)"
-        )
-      )
-    }
-    if (tokenEndpoint === undefined) {
-      return Either.left(
-        ConfigError.MissingData(["OAUTH_TOKEN_URL"], "Expected OAUTH_TOKEN_URL to exist (or OAUTH_PROVIDER=credal)")
-      )
-    }
-    return Either.right({ ...defined, authorizationEndpoint, tokenEndpoint })
-  })
-)
+export const fromEnv: Config.Config<Options> = internal.fromEnv
 
 /**
  * Builds the configuration from a `Config` — by default {@link fromEnv}. A missing or malformed

@@ -7,6 +7,7 @@
 import type * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+import * as internal from "./internal/oauthError.js"
 import * as Text from "./internal/text.js"
 
 /**
@@ -80,10 +81,7 @@ export class AuthorizationDenied extends Schema.TaggedError<AuthorizationDenied>
    * @since 0.1.0
    */
   override get message(): string {
-    const detail = this.description === undefined ? "" : `: ${Text.sanitize(this.description)}`
-    return this.error === "access_denied"
-      ? `The user did not grant access (access_denied${detail}). Ask them to sign in again if they want to.`
-      : `The authorization server refused the request (${Text.sanitize(this.error)}${detail}).`
+    return internal.authorizationDeniedMessage(this)
   }
 }
 
@@ -124,16 +122,7 @@ export class StateMismatch extends Schema.TaggedError<StateMismatch>("@effect-oa
    * @since 0.1.0
    */
   override get message(): string {
-    switch (this.reason) {
-      case "missing":
-        return "The callback carries no state parameter; it was not started by this application. Start the sign-in again."
-      case "mismatch":
-        return "The callback's state does not match the pending authorization. Start the sign-in again."
-      case "reused":
-        return "This callback was already used once; a state is good for one callback only. Start the sign-in again."
-      case "expired":
-        return "The pending authorization has expired before the callback arrived. Start the sign-in again."
-    }
+    return internal.stateMismatchMessage(this)
   }
 }
 
@@ -177,9 +166,7 @@ export class IssuerMismatch extends Schema.TaggedError<IssuerMismatch>("@effect-
    * @since 0.1.0
    */
   override get message(): string {
-    return this.received === undefined
-      ? `The authorization response has no iss parameter but ${this.expected} is required to send one.`
-      : `The authorization response comes from issuer ${this.received}, not from the configured ${this.expected}.`
+    return internal.issuerMismatchMessage(this)
   }
 }
 
@@ -219,7 +206,7 @@ export class InvalidCallback extends Schema.TaggedError<InvalidCallback>("@effec
    * @since 0.1.0
    */
   override get message(): string {
-    return `The authorization callback is invalid: ${this.reason}.`
+    return internal.invalidCallbackMessage(this)
   }
 }
 
@@ -265,8 +252,7 @@ export class ErrorResponse extends Schema.TaggedError<ErrorResponse>("@effect-oa
    * @since 0.1.0
    */
   override get message(): string {
-    const detail = this.description === undefined ? "" : `: ${Text.sanitize(this.description)}`
-    return `The authorization server answered ${Text.sanitize(this.error)} (HTTP ${this.status})${detail}.`
+    return internal.errorResponseMessage(this)
   }
 }
 
@@ -306,7 +292,7 @@ export class InvalidTokenResponse extends Schema.TaggedError<InvalidTokenRespons
    * @since 0.1.0
    */
   override get message(): string {
-    return `The token endpoint's response is not a valid token response (${this.issues.join("; ")}).`
+    return internal.invalidTokenResponseMessage(this)
   }
 }
 
@@ -349,20 +335,7 @@ export class HttpError extends Schema.TaggedError<HttpError>("@effect-oauth/core
    * @since 0.1.0
    */
   override get message(): string {
-    const where = `the ${this.endpoint} endpoint`
-    const detail = this.detail === undefined ? "" : ` (${this.detail})`
-    switch (this.reason) {
-      case "Transport":
-        return `The request to ${where} failed before an answer arrived${detail}.`
-      case "Timeout":
-        return `The request to ${where} timed out${detail}.`
-      case "Status":
-        return `${where} answered with unexpected HTTP status ${this.status ?? "?"}${detail}.`
-      case "Body":
-        return `${where} answered with a body that is not a JSON object${detail}.`
-      case "TooLarge":
-        return `${where} answered with a body larger than allowed${detail}.`
-    }
+    return internal.httpErrorMessage(this)
   }
 }
 
@@ -411,19 +384,7 @@ export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationR
    * @since 0.1.0
    */
   override get message(): string {
-    const who = this.key === undefined ? "" : ` for ${Text.quote(this.key)}`
-    switch (this.reason) {
-      case "no-refresh-token":
-        return `The access token expired and there is no refresh token${who}; sign in again.`
-      case "refresh-token-expired":
-        return `The refresh token has passed its lifetime${who}; sign in again.`
-      case "refresh-token-rejected":
-        return `The authorization server rejected the refresh token${who} (invalid_grant); sign in again.`
-      case "no-tokens":
-        return `There are no stored tokens${who}; sign in first.`
-      case "refresh-outcome-unknown":
-        return `The answer to a refresh${who} was lost, so the refresh token may have been rotated and is never sent again; sign in again.`
-    }
+    return internal.reauthorizationRequiredMessage(this)
   }
 }
 
@@ -466,7 +427,7 @@ export class RefreshOutcomeUnknown extends Schema.TaggedError<RefreshOutcomeUnkn
    * @since 0.1.0
    */
   override get message(): string {
-    return `A refresh request was sent but its answer was lost (${this.reason}); the refresh token may have been rotated, so it was not retried.`
+    return internal.refreshOutcomeUnknownMessage(this)
   }
 }
 
@@ -512,16 +473,7 @@ export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@effec
    * @since 0.1.0
    */
   override get message(): string {
-    const key = this.key === undefined ? "" : ` for key ${Text.quote(this.key)}`
-    const detail = this.detail === undefined ? "" : ` (${this.detail})`
-    switch (this.reason) {
-      case "Unavailable":
-        return `The token store failed to ${this.operation}${key}${detail}.`
-      case "Corrupt":
-        return `The stored record${key} is corrupt and was left untouched${detail}; remove it or sign in again.`
-      case "LockLost":
-        return `The token store lock${key} was lost before the work under it finished${detail}.`
-    }
+    return internal.tokenStoreErrorMessage(this)
   }
 }
 
@@ -565,9 +517,7 @@ export class VersionConflict extends Schema.TaggedError<VersionConflict>("@effec
    * @since 0.1.0
    */
   override get message(): string {
-    return `The record for key ${Text.quote(this.key)} is at version ${this.actual ?? "none"}, not ${
-      this.expected ?? "none"
-    }: another writer came first.`
+    return internal.versionConflictMessage(this)
   }
 }
 
@@ -607,7 +557,7 @@ export class InvalidConfig extends Schema.TaggedError<InvalidConfig>("@effect-oa
    * @since 0.1.0
    */
   override get message(): string {
-    return `Invalid OAuth configuration: ${this.field} ${this.reason}.`
+    return internal.invalidConfigMessage(this)
   }
 }
 
@@ -668,33 +618,7 @@ export class DiscoveryError extends Schema.TaggedError<DiscoveryError>("@effect-
    * @since 0.1.0
    */
   override get message(): string {
-    const issuer = Text.quote(this.issuer, Text.maxTextLength)
-    const at = this.url === undefined ? "" : ` at ${Text.quote(this.url, Text.maxTextLength)}`
-    const detail = this.detail === undefined ? "" : ` (${Text.sanitize(this.detail)})`
-    switch (this.reason) {
-      case "InvalidIssuer":
-        return `The issuer ${issuer} cannot be discovered${detail}: an issuer is an https URL (http only on loopback hosts) without query or fragment.`
-      case "Transport":
-        return `Fetching the metadata of issuer ${issuer}${at} failed before an answer arrived${detail}.`
-      case "Timeout":
-        return `Fetching the metadata of issuer ${issuer}${at} timed out.`
-      case "NotFound":
-        return `Issuer ${issuer} publishes no authorization server metadata${detail}; configure its endpoints by hand.`
-      case "Status":
-        return `The metadata request for issuer ${issuer}${at} was answered with HTTP status ${this.status ?? "?"}.`
-      case "Body":
-        return `The metadata of issuer ${issuer}${at} is not a JSON object${detail}.`
-      case "TooLarge":
-        return `The metadata of issuer ${issuer}${at} is larger than allowed${detail}.`
-      case "InvalidMetadata":
-        return `The metadata of issuer ${issuer}${at} is invalid${detail}.`
-      case "IssuerMismatch":
-        return `The metadata${at} names another issuer${detail} than the ${issuer} asked for, so it is rejected (RFC 8414 §3.3).`
-      case "InsecureEndpoint":
-        return `The metadata of issuer ${issuer}${at} lists an endpoint that cannot be used${detail}.`
-      case "UnsupportedAuthMethod":
-        return `Issuer ${issuer} supports neither client_secret_basic nor client_secret_post at its token endpoint${detail}; set clientAuthMethod if it does.`
-    }
+    return internal.discoveryErrorMessage(this)
   }
 }
 
@@ -738,10 +662,7 @@ export class PendingAuthorizationsError extends Schema.TaggedError<PendingAuthor
    * @since 0.1.0
    */
   override get message(): string {
-    const detail = this.detail === undefined ? "" : ` (${Text.sanitize(this.detail)})`
-    return this.reason === "Corrupt"
-      ? `A stored pending authorization is corrupt${detail}; it was consumed. Start the sign-in again.`
-      : `The pending authorization store failed to ${this.operation}${detail}.`
+    return internal.pendingAuthorizationsErrorMessage(this)
   }
 }
 
@@ -820,40 +741,7 @@ export class InvalidIdToken extends Schema.TaggedError<InvalidIdToken>("@effect-
    * @since 0.1.0
    */
   override get message(): string {
-    const what = (() => {
-      switch (this.check) {
-        case "missing":
-          return "the token response has no id_token although openid was requested"
-        case "malformed":
-          return "the id_token is not a signed JWT with valid claims"
-        case "algorithm":
-          return "the id_token is signed with an algorithm that is not allowed"
-        case "key":
-          return "no key of the provider's JWKS matches the id_token (or the JWKS could not be fetched)"
-        case "signature":
-          return "the id_token's signature is invalid"
-        case "issuer":
-          return "the id_token's iss is not the configured issuer"
-        case "audience":
-          return "the id_token's aud does not contain this client's id"
-        case "azp":
-          return "the id_token has several audiences and its azp is not this client's id"
-        case "expired":
-          return "the id_token has expired"
-        case "issued-at":
-          return "the id_token's iat is in the future"
-        case "nonce":
-          return "the id_token's nonce is not the one of this sign-in"
-        case "at_hash":
-          return "the id_token's at_hash does not match the access token"
-        case "auth_time":
-          return "max_age was requested and the id_token's auth_time is missing or too old"
-        case "subject":
-          return "the id_token of the refresh names another user, issuer or audience than the sign-in"
-      }
-    })()
-    const after = this.during === "exchange" ? "sign in again" : "the refreshed tokens were not used"
-    return `OpenID Connect ID Token check "${this.check}" failed: ${what}; ${after}.`
+    return internal.invalidIdTokenMessage(this)
   }
 }
 

@@ -9,17 +9,17 @@
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
+import * as LockTable from "./internal/lockTable.js"
+import * as MemoryBackend from "./internal/memoryBackend.js"
 import { describeParseError, TokenStoreError, VersionConflict } from "./OAuthError.js"
 import * as TokenSet from "./TokenSet.js"
 
@@ -538,11 +538,6 @@ export const make = (backend: Backend): Service => ({
   backend
 })
 
-interface LockState {
-  holder: { readonly fence: number; expiresAt: number } | undefined
-  readonly waiters: Set<Deferred.Deferred<void>>
-}
-
 /**
  * A lock table on Effect's `Clock`, for stores whose records live in this process. Idle keys leave
  * no state behind. Exposed for store implementations that need an in-process lock. With `renew`, a
@@ -566,98 +561,14 @@ interface LockState {
  * @since 0.1.0
  * @category constructors
  */
-export const makeLockTable = Effect.gen(function*() {
-  const table = new Map<string, LockState>()
-  let fences = 0
-
-  const wakeAll = (state: LockState) => {
-    for (const waiter of state.waiters) Deferred.unsafeDone(waiter, Effect.void)
-    state.waiters.clear()
-  }
-
-  const release = (key: string, fence: number) =>
-    Effect.sync(() => {
-      const state = table.get(key)
-      if (state === undefined || state.holder?.fence !== fence) return
-      state.holder = undefined
-      wakeAll(state)
-      table.delete(key)
-    })
-
-  /** Extends the lease of the holder `fence`; false once it is no longer the holder. */
-  const extend = (key: string, fence: number, lease: number) =>
-    Effect.map(Clock.currentTimeMillis, (now) => {
-      const holder = table.get(key)?.holder
-      if (holder === undefined || holder.fence !== fence) return false
-      holder.expiresAt = now + lease
-      return true
-    })
-
-  const tryTake = (key: string, lease: number, now: number, waiter: Deferred.Deferred<void>) => {
-    let state = table.get(key)
-    if (state === undefined) {
-      state = { holder: undefined, waiters: new Set() }
-      table.set(key, state)
-    }
-    if (state.holder === undefined || state.holder.expiresAt <= now) {
-      state.holder = { fence: ++fences, expiresAt: now + lease }
-      return { _tag: "Taken" as const, lock: { key, fence: state.holder.fence, expiresAt: state.holder.expiresAt } }
-    }
-    state.waiters.add(waiter)
-    return { _tag: "Wait" as const, until: state.holder.expiresAt, state }
-  }
-
-  const acquire = (
+export const makeLockTable: Effect.Effect<{
+  acquire: (
     key: string,
     lease: Duration.DurationInput,
     options?: { readonly renew?: boolean | undefined }
-  ): Effect.Effect<Lock, never, Scope.Scope> => {
-    // Whole milliseconds: `Duration` rounds a fraction of a millisecond to nanoseconds, so a wait
-    // computed as "lease end minus now" could end a hair before the lease does and, re-computed,
-    // round to nothing, over and over. At least 3, so that a renewal comes before the lease ends.
-    const millis = Math.max(3, Math.ceil(Duration.toMillis(lease)))
-    const renewal = (fence: number) =>
-      Effect.interruptible(
-        Effect.repeat(
-          Effect.flatMap(Effect.sleep(Duration.millis(Math.floor(millis / 3))), () => extend(key, fence, millis)),
-          { while: (held) => held }
-        )
-      )
-    return Effect.flatMap(Effect.scope, (scope) =>
-      // Taking the lock and registering its release happen in one uninterruptible step; the wait
-      // between attempts stays interruptible. One mask for the whole loop: a mask opened inside the
-      // loop would "restore" the uninterruptible state of the round before, so from the second wait
-      // on a waiter could not be interrupted and, woken by a release, would still sit out the
-      // holder's whole lease (the race's losing sleep could not be interrupted).
-      Effect.uninterruptibleMask((restore) => {
-        const loop: Effect.Effect<Lock> = Effect.flatMap(
-          Effect.zip(Clock.currentTimeMillis, Deferred.make<void>()),
-          ([now, waiter]) => {
-            const outcome = tryTake(key, millis, now, waiter)
-            if (outcome._tag === "Taken") {
-              const fence = outcome.lock.fence
-              const held = Effect.as(Scope.addFinalizer(scope, release(key, fence)), outcome.lock)
-              // The renewal fiber lives in the lock's scope: closing it stops the renewal, then releases.
-              return options?.renew === true ? Effect.zipLeft(held, Effect.forkIn(renewal(fence), scope)) : held
-            }
-            return restore(
-              Deferred.await(waiter).pipe(
-                Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(1, Math.ceil(outcome.until - now))))),
-                Effect.ensuring(Effect.sync(() => outcome.state.waiters.delete(waiter)))
-              )
-            ).pipe(Effect.zipRight(Effect.suspend(() => loop)))
-          }
-        )
-        return loop
-      }))
-  }
-
-  return {
-    acquire,
-    /** How many keys have lock state: holders or waiters. */
-    size: Effect.sync(() => table.size)
-  }
-})
+  ) => Effect.Effect<Lock, never, Scope.Scope>
+  size: Effect.Effect<number>
+}> = LockTable.make
 
 /**
  * The memory backend: records are kept as text, exactly as a persistent store would keep them. Its
@@ -680,37 +591,9 @@ export const makeLockTable = Effect.gen(function*() {
  * @since 0.1.0
  * @category constructors
  */
-export const makeMemoryBackend: Effect.Effect<Backend> = Effect.gen(function*() {
-  // Every operation below is synchronous, so each is atomic on the Effect runtime.
-  const records = new Map<string, RawRecord>()
-  const locks = yield* makeLockTable
-  let versions = 0
-
-  const check = (key: string, options: WriteOptions | undefined): VersionConflict | undefined => {
-    const expected = options?.expectedVersion
-    const actual = records.get(key)?.version ?? null
-    return expected === undefined || expected === actual ? undefined : new VersionConflict({ key, expected, actual })
-  }
-
-  return {
-    get: (key) => Effect.sync(() => Option.fromNullable(records.get(key))),
-    set: (key, text, options) =>
-      Effect.suspend((): Effect.Effect<number, VersionConflict> => {
-        const conflict = check(key, options)
-        if (conflict !== undefined) return Effect.fail(conflict)
-        const version = ++versions
-        records.set(key, { text, version })
-        return Effect.succeed(version)
-      }),
-    remove: (key, options) =>
-      Effect.suspend((): Effect.Effect<boolean, VersionConflict> => {
-        const conflict = check(key, options)
-        if (conflict !== undefined) return Effect.fail(conflict)
-        return Effect.succeed(records.delete(key))
-      }),
-    lock: (key, options) => locks.acquire(key, options.lease, options)
-  }
-})
+export const makeMemoryBackend: Effect.Effect<Backend> = MemoryBackend.make((key, expected, actual) =>
+  new VersionConflict({ key, expected, actual })
+)
 
 /**
  * An in-memory store over {@link makeMemoryBackend}.

@@ -42,9 +42,12 @@ const cycles = (graph: ReadonlyMap<string, ReadonlyArray<string>>): ReadonlyArra
 
 const isInternal = (file: string) => file.split(Path.sep).includes("internal")
 
-for (const pkg of ["core", "testing"]) {
+for (const pkg of ["core", "testing", "node", "sql", "oidc"]) {
   describe(`module structure of @effect-oauth/${pkg}`, () => {
-    const graph = runtimeImports(Path.join(import.meta.dirname, "..", "..", pkg, "src"))
+    const src = Path.normalize(Path.join(import.meta.dirname, "..", "..", pkg, "src"))
+    const graph = runtimeImports(src)
+    /** The package's modules: the files of `src` itself (sub-folders such as `migrations` hold data). */
+    const isPublic = (file: string) => Path.dirname(file) === src
 
     it("has no runtime import cycle", () => {
       assert.isAbove(graph.size, 5)
@@ -53,9 +56,84 @@ for (const pkg of ["core", "testing"]) {
 
     it("no internal module imports a public module at runtime", () => {
       const offending = Array.from(graph).flatMap(([file, imports]) =>
-        isInternal(file) ? imports.filter((target) => !isInternal(target)).map((target) => `${file} → ${target}`) : []
+        isInternal(file) ? imports.filter(isPublic).map((target) => `${file} → ${target}`) : []
       )
       assert.deepStrictEqual(offending, [])
     })
   })
 }
+
+const repository = Path.join(import.meta.dirname, "..", "..", "..")
+
+/** Every `.ts` file below `dir`, relative to the repository. */
+const sources = (dir: string): ReadonlyArray<string> =>
+  Fs.existsSync(dir)
+    ? Fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+      const file = Path.join(dir, entry.name)
+      if (entry.isDirectory()) return sources(file)
+      return entry.name.endsWith(".ts") ? [Path.relative(repository, file)] : []
+    })
+    : []
+
+const librarySources = Fs.readdirSync(Path.join(repository, "packages")).flatMap((pkg) =>
+  sources(Path.join(repository, "packages", pkg, "src"))
+)
+const exampleSources = Fs.readdirSync(Path.join(repository, "examples")).flatMap((example) =>
+  sources(Path.join(repository, "examples", example, "src"))
+)
+
+const lineCount = (file: string) => Fs.readFileSync(Path.join(repository, file), "utf8").split("\n").length - 1
+
+/** The most lines a source file may have: a file over it holds more than one concept. */
+const maxLines = 600
+
+/**
+ * Files still over `maxLines`, at most as long as they are now: nearly all of what is left in them is
+ * the JSDoc (with its `@example`) of their public exports. An entry leaves once its file is split.
+ */
+const oversized: Readonly<Record<string, number>> = {
+  "packages/core/src/AccessTokens.ts": 681,
+  "packages/core/src/OAuthClient.ts": 741,
+  "packages/core/src/OAuthConfig.ts": 738,
+  "packages/core/src/OAuthError.ts": 879,
+  "packages/core/src/TokenStore.ts": 657,
+  "packages/node/src/NodeSignIn.ts": 778,
+  "packages/sql/src/SqlTokenStore.ts": 621,
+  "packages/testing/src/FakeAuthorizationServer.ts": 953
+}
+
+describe("source files", () => {
+  it("no library or example source file is over 600 lines, and none of the oversized ones grows", () => {
+    const files = [...librarySources, ...exampleSources]
+    assert.isAbove(files.length, 50)
+    const over = files.flatMap((file) => {
+      const lines = lineCount(file)
+      const limit = oversized[file] ?? maxLines
+      return lines > limit ? [`${file}: ${lines} lines, at most ${limit}`] : []
+    })
+    assert.deepStrictEqual(over, [])
+    const split = Object.keys(oversized).filter((file) => !files.includes(file) || lineCount(file) <= maxLines)
+    assert.deepStrictEqual(split, [], "these files are no longer oversized: remove them from the list")
+  })
+
+  it("library source never runs an effect itself (no runSync, runPromise or runFork)", () => {
+    const runner = /\.run(?:Sync|Promise|Fork|Callback)\w*\b/
+    // The Promise-facing edges, where a caller outside Effect asks for a value: each runs in the
+    // runtime of the effect that built it, never a default one.
+    const edges = [
+      "packages/core/src/AccessTokens.ts", // supplier: a token for an SDK's `apiKey: () => Promise<string>`
+      "packages/node/src/CredalSdk.ts", // fetcher: the Credal SDK's fetch function
+      "packages/testing/src/TokenStoreSuite.ts" // a vitest suite: its hooks start the stores under test
+    ]
+    for (const edge of edges) assert.match(Fs.readFileSync(Path.join(repository, edge), "utf8"), runner, edge)
+    const offending = librarySources.filter((file) => !edges.includes(file)).flatMap((file) =>
+      Fs.readFileSync(Path.join(repository, file), "utf8").split("\n").flatMap((line, i) => {
+        const code = line.trimStart()
+        // JSDoc examples run effects, as users do; comments do not count.
+        if (code.startsWith("*") || code.startsWith("/*") || code.startsWith("//")) return []
+        return runner.test(code) ? [`${file}:${i + 1}: ${code}`] : []
+      })
+    )
+    assert.deepStrictEqual(offending, [])
+  })
+})

@@ -36,19 +36,19 @@ import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import type * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type * as Arr from "effect/Array"
-import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/signIn.js"
+import * as SignInConfig from "./internal/signInConfig.js"
 import * as Pages from "./internal/signInPages.js"
 
 /**
@@ -478,30 +478,8 @@ export function layer<E, R>(
  * @since 0.1.0
  * @category constructors
  */
-export const cookieKeysConfig = (
-  name: string = "OAUTH_COOKIE_KEYS"
-): Config.Config<Arr.NonEmptyReadonlyArray<CookieKey>> =>
-  Config.mapOrFail(Config.redacted(name), (value) => {
-    const text = Redacted.value(value).trim()
-    const entries = text.includes(":") ? text.split(",").map((entry) => entry.trim()) : [`default:${text}`]
-    const keys: Array<CookieKey> = []
-    for (const entry of entries) {
-      const colon = entry.indexOf(":")
-      if (colon <= 0 || colon === entry.length - 1) {
-        return Either.left(
-          ConfigErrorInvalid([name], "must be id:secret entries separated by commas (the secret is not shown)")
-        )
-      }
-      keys.push({ id: entry.slice(0, colon), secret: Redacted.make(entry.slice(colon + 1)) })
-    }
-    const [first, ...rest] = keys
-    return first === undefined
-      ? Either.left(ConfigErrorInvalid([name], "must hold at least one key"))
-      : Either.right([first, ...rest])
-  })
-
-const ConfigErrorInvalid = (path: Array<string>, message: string): ConfigError.ConfigError =>
-  ConfigError.InvalidData(path, message)
+export const cookieKeysConfig: (name?: string) => Config.Config<Arr.NonEmptyReadonlyArray<CookieKey>> =
+  SignInConfig.cookieKeysConfig
 
 /**
  * The options of {@link layerConfig}: those of {@link layer}, with the cookie keys (and origins) from
@@ -618,17 +596,6 @@ export const router: Effect.Effect<HttpRouter.HttpRouter, never, NodeSignIn> = E
   (signIn) => signIn.router
 )
 
-const unauthorized = (signIn: Service, request: HttpServerRequest.HttpServerRequest) => {
-  const url = new URL(request.url, "http://request.invalid")
-  const login = `${signIn.paths.login}?returnTo=${encodeURIComponent(url.pathname + url.search)}`
-  return request.method === "GET" && !Pages.wantsJson(request.headers["accept"])
-    ? HttpServerResponse.redirect(login, { status: 302, headers: { "cache-control": "no-store" } })
-    : HttpServerResponse.unsafeJson(
-      { error: "Unauthorized", message: "Sign in first.", login },
-      { status: 401, headers: { "cache-control": "no-store" } }
-    )
-}
-
 /**
  * HttpRouter middleware: runs `handler` with the {@link SignedIn} user of the request's session cookie.
  * Without a valid session, a `GET` for HTML is sent to the login route (coming back afterwards) and
@@ -660,7 +627,7 @@ export const requireSignIn = <E, R>(
     const signIn = yield* NodeSignIn
     const request = yield* HttpServerRequest.HttpServerRequest
     const key = yield* signIn.currentKey.pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request))
-    if (Option.isNone(key)) return unauthorized(signIn, request)
+    if (Option.isNone(key)) return Pages.unauthorized(signIn.paths.login, request)
     return yield* Effect.provideService(handler, SignedIn, signIn.user(key.value))
   })
 

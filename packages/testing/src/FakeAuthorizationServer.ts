@@ -931,10 +931,7 @@ export const layerWithHttpClient = (
  * @since 0.1.0
  * @category utils
  */
-export const basicAuthorization = (clientId: string, clientSecret: string): string => {
-  const encode = (value: string) => new URLSearchParams([["", value]]).toString().slice(1)
-  return `Basic ${btoa(`${encode(clientId)}:${encode(clientSecret)}`)}`
-}
+export const basicAuthorization: (clientId: string, clientSecret: string) => string = internal.encodeBasicCredentials
 
 /**
  * The RFC 7636 S256 code challenge of a verifier.

@@ -11,13 +11,7 @@ import type * as Arr from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
 import type * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
-
-/** @internal */
-export interface CookieKey {
-  readonly id: string
-  readonly secret: Redacted.Redacted<string>
-}
+import type { CookieKey } from "../NodeSignIn.js"
 
 /** @internal */
 export type Purpose = "pending" | "session"

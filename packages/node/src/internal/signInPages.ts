@@ -6,6 +6,7 @@
  * @internal
  */
 import { Html, type OAuthClient, type OAuthError } from "@effect-oauth/core"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Schema from "effect/Schema"
 
@@ -216,3 +217,21 @@ export const render = (failure: Failure, accept: string | undefined): HttpServer
       }),
       { status: failure.status, contentType: "text/html; charset=utf-8", headers: pageHeaders }
     )
+
+/**
+ * The answer to a request that needs a signed-in user and has none: a `GET` page goes to the login
+ * route and comes back afterwards; anything else gets a 401 naming the login route.
+ */
+export const unauthorized = (
+  loginPath: string,
+  request: HttpServerRequest.HttpServerRequest
+): HttpServerResponse.HttpServerResponse => {
+  const url = new URL(request.url, "http://request.invalid")
+  const login = `${loginPath}?returnTo=${encodeURIComponent(url.pathname + url.search)}`
+  return request.method === "GET" && !wantsJson(request.headers["accept"])
+    ? HttpServerResponse.redirect(login, { status: 302, headers: { "cache-control": "no-store" } })
+    : HttpServerResponse.unsafeJson(
+      { error: "Unauthorized", message: "Sign in first.", login },
+      { status: 401, headers: { "cache-control": "no-store" } }
+    )
+}

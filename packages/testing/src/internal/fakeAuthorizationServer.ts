@@ -111,6 +111,16 @@ export const decodeBasicCredentials = (
   )
 }
 
+/**
+ * Encodes `Authorization: Basic …` per RFC 6749 §2.3.1: both halves form-urlencoded, then base64.
+ *
+ * @internal
+ */
+export const encodeBasicCredentials = (clientId: string, clientSecret: string): string => {
+  const encode = (value: string) => new URLSearchParams([["", value]]).toString().slice(1)
+  return `Basic ${btoa(`${encode(clientId)}:${encode(clientSecret)}`)}`
+}
+
 /** @internal */
 export const codeVerifierPattern = /^[A-Za-z0-9\-._~]{43,128}$/
 
