@@ -5,13 +5,12 @@
  *
  * @since 0.1.0
  */
-import { OAuthConfig } from "@effect-oauth/core"
+import { OAuthConfig, OAuthError } from "@effect-oauth/core"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Fetch from "./internal/fetch.js"
 
@@ -58,11 +57,6 @@ export class ProviderMetadata extends Schema.Class<ProviderMetadata>("@effect-oa
 export interface DiscoverOptions {
   /** The deadline of the whole request, body included; default 30 seconds (SPEC S32). */
   readonly timeout?: Duration.DurationInput | undefined
-}
-
-const describeIssue = (issue: ParseResult.ArrayFormatterIssue): string => {
-  const path = issue.path.length === 0 ? "document" : issue.path.map(String).join(".")
-  return issue._tag === "Missing" ? `${path} is missing` : `${path} is invalid`
 }
 
 const bounded = (text: string): string => text.length > 200 ? `${text.slice(0, 200)}…` : text
@@ -119,16 +113,13 @@ export const discover = Effect.fn("ProviderMetadata.discover")(
       errors: "all",
       onExcessProperty: "ignore"
     }).pipe(
-      Effect.catchTag("ParseError", (error) =>
-        Effect.flatMap(
-          ParseResult.ArrayFormatter.formatError(error),
-          (issues) =>
-            fail({
-              reason: "InvalidMetadata",
-              url: url.href,
-              detail: Array.from(new Set(issues.map(describeIssue))).join("; ")
-            })
-        ))
+      // One bounded, iterative formatter for every decode error (SPEC S34): a deeply nested document
+      // cannot make the message unbounded or the formatting recurse without end.
+      Effect.catchTag(
+        "ParseError",
+        (error) =>
+          fail({ reason: "InvalidMetadata", url: url.href, detail: OAuthError.describeParseError(error, "document") })
+      )
     )
     if (metadata.issuer !== issuer) {
       return yield* fail({ reason: "IssuerMismatch", url: url.href, detail: JSON.stringify(bounded(metadata.issuer)) })

@@ -1,6 +1,8 @@
 import { AccessTokens, OAuthClient } from "@effect-oauth/core"
 import { ProviderMetadata, UserInfo } from "@effect-oauth/oidc"
 import { FakeOpenIdProvider } from "@effect-oauth/testing"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -86,4 +88,24 @@ describe("ProviderMetadata", () => {
         metadataIssuer: "https://evil.example.test"
       })
     ))
+
+  it.effect("a discovery document with thousands of invalid values fails with one bounded detail (S34)", () =>
+    Effect.gen(function*() {
+      const document = {
+        issuer: "https://op.example.test",
+        jwks_uri: "https://op.example.test/jwks",
+        id_token_signing_alg_values_supported: Array.from({ length: 20_000 }, (_, i) => i)
+      }
+      const provider = HttpClient.make((request) =>
+        Effect.succeed(HttpClientResponse.fromWeb(request, Response.json(document)))
+      )
+      const error = yield* Effect.flip(
+        ProviderMetadata.discover("https://op.example.test").pipe(
+          Effect.provideService(HttpClient.HttpClient, provider)
+        )
+      )
+      assert.strictEqual(error.reason, "InvalidMetadata")
+      assert.include(error.detail ?? "", "id_token_signing_alg_values_supported")
+      assert.isBelow(error.message.length, 2_000)
+    }))
 })
