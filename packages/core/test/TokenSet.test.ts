@@ -61,6 +61,29 @@ describe("TokenSet", () => {
       }
     }))
 
+  it.effect("a __proto__ key in a stored record's extra fields never becomes their prototype (S28)", () =>
+    Effect.gen(function*() {
+      const tokens = new TokenSet.TokenSet({
+        accessToken: Redacted.make("at_1"),
+        tokenType: "Bearer",
+        refreshToken: Option.none(),
+        refreshExpiresAt: Option.none(),
+        expiresAt: DateTime.unsafeMake(3_600_000),
+        issuedAt: DateTime.unsafeMake(0),
+        scopes: [],
+        extraFields: Redacted.make({ tenant: "acme" })
+      })
+      const text = (yield* Schema.encode(TokenSet.StoredJson)(tokens)).replace(
+        "\"tenant\":\"acme\"",
+        "\"tenant\":\"acme\",\"__proto__\":{\"polluted\":true}"
+      )
+      assert.include(text, "__proto__")
+      const fields = Redacted.value((yield* Schema.decode(TokenSet.StoredJson)(text)).extraFields)
+      assert.strictEqual(Object.getPrototypeOf(fields), Object.prototype)
+      assert.isUndefined((fields as { polluted?: unknown }).polluted)
+      assert.strictEqual(fields.tenant, "acme")
+    }))
+
   it.prop(
     "tokens never show in String, JSON.stringify or util.inspect (S26)",
     { tokens: tokenSetArbitrary.filter((t) => Redacted.value(t.accessToken).length >= 6) },
