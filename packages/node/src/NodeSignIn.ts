@@ -597,10 +597,9 @@ export const router: Effect.Effect<HttpRouter.HttpRouter, never, NodeSignIn> = E
 )
 
 /**
- * HttpRouter middleware: runs `handler` with the {@link SignedIn} user of the request's session cookie.
- * Without a valid session, a `GET` for HTML is sent to the login route (coming back afterwards) and
- * anything else answers 401 JSON. Use it on a route (`HttpRouter.get("/me", NodeSignIn.requireSignIn(me))`)
- * or on a whole router (`HttpRouter.use(NodeSignIn.requireSignIn)`).
+ * HttpRouter middleware (for a route or, with `HttpRouter.use`, a router): runs `handler` with the {@link SignedIn}
+ * user of the session cookie. With no valid session, or when `handler` fails with `ReauthorizationRequired` for
+ * that key (its tokens are gone), a `GET` for HTML goes to the login route and back, anything else gets 401 JSON.
  *
  * @example
  * ```ts
@@ -628,7 +627,8 @@ export const requireSignIn = <E, R>(
     const request = yield* HttpServerRequest.HttpServerRequest
     const key = yield* signIn.currentKey.pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request))
     if (Option.isNone(key)) return Pages.unauthorized(signIn.paths.login, request)
-    return yield* Effect.provideService(handler, SignedIn, signIn.user(key.value))
+    const signedIn = Effect.provideService(handler, SignedIn, signIn.user(key.value))
+    return yield* internal.signedOutOn(signedIn, key.value, () => Pages.unauthorized(signIn.paths.login, request))
   })
 
 /**

@@ -943,6 +943,52 @@ describe("NodeSignIn rules", () => {
       assert.deepStrictEqual(yield* Effect.promise(() => me.json()), { key, token: true })
     }).pipe(Effect.provide(TestLayer)))
 
+  it.scoped("requireSignIn treats a session whose tokens are gone as signed out, and lets another key's ReauthorizationRequired through", () =>
+    Effect.gen(function*() {
+      const signIn = yield* NodeSignIn.make({ cookieKeys: [keyA] })
+      const app = HttpRouter.empty.pipe(
+        HttpRouter.get(
+          "/me",
+          NodeSignIn.requireSignIn(Effect.gen(function*() {
+            const user = yield* NodeSignIn.SignedIn
+            yield* user.accessToken
+            return HttpServerResponse.text("ok")
+          }))
+        ),
+        HttpRouter.get(
+          "/other",
+          NodeSignIn.requireSignIn(
+            Effect.flatMap(AccessTokens.AccessTokens, (tokens) => tokens.get("service-account")).pipe(
+              Effect.as(HttpServerResponse.text("ok"))
+            )
+          ).pipe(Effect.catchAll(() => HttpServerResponse.text("failed", { status: 500 })))
+        ),
+        HttpRouter.concat(signIn.router)
+      )
+      const handler = yield* Effect.map(
+        Effect.runtime<Services>(),
+        (runtime) =>
+          HttpApp.toWebHandlerRuntime(runtime)(app.pipe(Effect.provideService(NodeSignIn.NodeSignIn, signIn)))
+      )
+      const browser = makeBrowser(handler)
+      yield* signInFlow(browser, "/me")
+      const key = Option.getOrThrow(yield* currentKeyOf(signIn, browser))
+      assert.strictEqual((yield* browser.request("/me")).status, 200)
+
+      // Signed out elsewhere (another device, an admin, a revoked grant): the cookie is still valid.
+      const accessTokens = yield* AccessTokens.AccessTokens
+      yield* accessTokens.signOut(key)
+      const page = yield* browser.request("/me", { headers: { accept: "text/html" } })
+      assert.strictEqual(page.status, 302)
+      assert.strictEqual(location(page), "/login?returnTo=%2Fme")
+      const api = yield* browser.request("/me", { headers: { accept: "application/json" } })
+      assert.strictEqual(api.status, 401)
+
+      // A ReauthorizationRequired about another key is the handler's own failure.
+      yield* signInFlow(browser, "/me")
+      assert.strictEqual((yield* browser.request("/other", { headers: { accept: "text/html" } })).status, 500)
+    }).pipe(Effect.provide(TestLayer)))
+
   it.scoped("the HttpApi Authentication middleware reads the session cookie and provides SignedIn; without it, 401", () =>
     Effect.gen(function*() {
       class Me extends HttpApiGroup.make("me").add(

@@ -245,6 +245,21 @@ const noStore = { "cache-control": "no-store", "referrer-policy": "no-referrer" 
 
 const stateMismatch = new OAuthError.StateMismatch({ reason: "mismatch" })
 
+/**
+ * `effect`, where a `ReauthorizationRequired` for the signed-in `key` (its tokens are gone: signed out
+ * elsewhere, revoked, or a store that lost them) answers as a request without a session would.
+ */
+export const signedOutOn = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  key: string,
+  signedOut: () => A
+): Effect.Effect<A, E, R> =>
+  Effect.catchIf(
+    effect,
+    (error) => error instanceof OAuthError.ReauthorizationRequired && error.key === key,
+    () => Effect.sync(signedOut)
+  )
+
 /** @internal */
 export const make = <E, R>(
   options: Options<E, R>
