@@ -55,7 +55,7 @@ let postgres: Postgres | undefined
 beforeAll(async () => {
   const missing = missingDist()
   if (missing !== undefined) throw new Error(missing)
-  postgres = await startPostgres()
+  postgres = await startPostgres({ durable: true })
 }, 60_000)
 afterAll(async () => {
   await postgres?.stop()
@@ -164,6 +164,22 @@ const cases: ReadonlyArray<Case> = [
         worker.child.kill("SIGSTOP")
         yield* Effect.sleep(Duration.millis(1_500))
         worker.child.kill("SIGCONT")
+        return undefined
+      })
+  },
+  {
+    name: "PostgreSQL is stopped while a refresh answer is in flight and started again (S44, S45)",
+    mayLose: 0,
+    stores: ["pg"],
+    before: delayFirst(600),
+    during: (running) =>
+      Effect.gen(function*() {
+        yield* firstRefresher(running)
+        const database = postgres
+        if (database === undefined) return yield* Effect.dieMessage("PostgreSQL did not start")
+        yield* Effect.promise(() => database.halt())
+        yield* Effect.sleep(Duration.millis(1_500))
+        yield* Effect.promise(() => database.resume())
         return undefined
       })
   },
