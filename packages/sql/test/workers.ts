@@ -70,7 +70,7 @@ export interface WorkerConfig {
   readonly runMillis: number
   /** The pause after each call, per user. */
   readonly pauseMillis: number
-  /** Print `refresh-sent <fingerprint>` as each refresh request leaves. */
+  /** Print `refresh-sent <fingerprint>` as each refresh request leaves, and `lock-taken <key> <millis>`. */
   readonly announceRefresh: boolean
 }
 
