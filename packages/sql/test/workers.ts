@@ -79,6 +79,10 @@ export interface UserReport {
   readonly calls: number
   readonly ok: number
   readonly errors: Readonly<Record<string, number>>
+  /** `ReauthorizationRequired` by reason. */
+  readonly reauthorizationReasons: Readonly<Record<string, number>>
+  /** When (`Date.now()`) the first `ReauthorizationRequired` came back, if one did. */
+  readonly firstReauthorizationAt: number | null
 }
 
 /** What a worker prints at the end. */
