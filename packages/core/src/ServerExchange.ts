@@ -142,7 +142,8 @@ export interface ServerExchange {
    * Sends `request` once (never retried here, SPEC S12, S22) and reads the whole response before the
    * deadline. Fails with `HttpError` reason `Timeout` at the deadline, wherever the exchange was: a
    * server that sends headers and then stalls its body times out like one that never answers, and the
-   * request is aborted in the background so that nothing waits on it.
+   * request is aborted in the background so that nothing waits on it. A deadline that fires late, after
+   * the process was paused, first gives an answer that arrived meanwhile up to a second to be read (S48).
    */
   readonly execute: (
     request: HttpClientRequest.HttpClientRequest,
