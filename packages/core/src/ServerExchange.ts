@@ -16,6 +16,7 @@ import type * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
@@ -141,7 +142,8 @@ export interface ServerExchange {
    * Sends `request` once (never retried here, SPEC S12, S22) and reads the whole response before the
    * deadline. Fails with `HttpError` reason `Timeout` at the deadline, wherever the exchange was: a
    * server that sends headers and then stalls its body times out like one that never answers, and the
-   * request is aborted in the background so that nothing waits on it.
+   * request is aborted in the background so that nothing waits on it. A deadline that fires late, after
+   * the process was paused, first gives an answer that arrived meanwhile up to a second to be read (S48).
    */
   readonly execute: (
     request: HttpClientRequest.HttpClientRequest,
@@ -185,12 +187,37 @@ const readBody = (
   )
 }
 
+/** A timer this late fired after a pause of the process, not by the ordinary jitter of a busy event loop. */
+const pausedAfterMillis = 50
+/** The most a pause adds to a deadline: time to read what arrived while the process was not running. */
+const maxGraceMillis = 1_000
+
+/**
+ * Ends `millis` after it starts, in the process's running time (SPEC S48). A timer that fires late means
+ * the process was paused (SIGSTOP, a suspended machine) or its event loop blocked, and whatever the server
+ * sent meanwhile is still unread: Node runs due timers before it reads sockets. So a late deadline waits
+ * once more, as long as it was late and at most `maxGraceMillis`, for that answer to be read; a deadline
+ * that fires on time ends the exchange at once.
+ */
+const deadline = (millis: number): Effect.Effect<void> =>
+  Effect.flatMap(
+    Clock.currentTimeMillis,
+    (start) =>
+      Effect.flatMap(Effect.sleep(Duration.millis(millis)), () =>
+        Effect.flatMap(Clock.currentTimeMillis, (end) => {
+          const late = end - start - millis
+          return late >= pausedAfterMillis ? deadline(Math.min(late, maxGraceMillis)) : Effect.void
+        }))
+  )
+
 /**
  * Decorates `client` once: every `execute` runs under one deadline covering connect, headers and the
  * whole body (SPEC S32), reads at most `maxBodyBytes` (S15), and turns transport failures into
  * `HttpError`. The deadline holds inside uninterruptible regions too (a refresh in flight, S23), and the
  * caller is answered at the deadline even while the aborted request is still being torn down, so a layer
- * shutting down never waits on an exchange beyond it. Interrupting an interruptible caller stops the wait
+ * shutting down never waits on an exchange beyond it. The deadline counts the process's running time: after
+ * a pause (SIGSTOP, a blocked event loop) that outlasted it, an answer that arrived meanwhile is read, not
+ * discarded, within up to one more second (S48). Interrupting an interruptible caller stops the wait
  * at once (the request is aborted in the background); an uninterruptible caller, such as a refresh that
  * must keep what it gets, receives the answer or the timeout. Spans: one `ServerExchange.execute` span
  * with the endpoint, method, URL and status; the platform's client span, which would record every
@@ -247,7 +274,16 @@ export const make = (client: HttpClient.HttpClient, options: Options): ServerExc
       Effect.interruptible,
       Effect.disconnect,
       Effect.interruptible,
-      Effect.timeoutFail({ duration: timeout, onTimeout: () => new HttpError({ endpoint, reason: "Timeout" }) }),
+      (exchange) =>
+        Effect.raceFirst(
+          exchange,
+          Effect.interruptible(
+            Effect.zipRight(
+              deadline(Duration.toMillis(timeout)),
+              Effect.failSync(() => new HttpError({ endpoint, reason: "Timeout" }))
+            )
+          )
+        ),
       // Interruption from outside follows the caller: an interruptible caller stops waiting at once (the
       // exchange is aborted in the background); an uninterruptible one, such as a refresh in flight that must
       // store what it gets (SPEC S23), waits for the answer, never beyond the deadline (SPEC S32).

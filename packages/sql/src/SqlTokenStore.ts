@@ -20,9 +20,10 @@
  *   ticket is before its own. SQLite waiters look every `lockPollInterval` (10 ms).
  * - PostgreSQL: the lock also lives with a database session. The store reserves one connection of
  *   the pool for its locks and takes the key's advisory lock (`pg_try_advisory_lock`) on it before the
- *   row; whoever holds the advisory lock may take over a row whose holder held it too. A killed
- *   holder's session ends, so its key is free at once, not after the lease; the lease row remains the
- *   fallback. Releases `NOTIFY` the waiters (`LISTEN` through `@effect/sql-pg`'s client), so a
+ *   row; whoever holds the advisory lock may take over a row whose holder held it too in the same run
+ *   of the server. A killed holder's session ends, so its key is free at once, not after the lease;
+ *   the lease row remains the fallback, and the only way after a restart of the database, which ends
+ *   the sessions of live holders too. Releases `NOTIFY` the waiters (`LISTEN` through `@effect/sql-pg`'s client), so a
  *   waiter in another process looks again at once; the 50 ms poll is the fallback. Give the client
  *   a pool of at least 2 connections.
  * - Tables are created by the package's migrations, recorded in `<prefix>migrations`, when the layer
@@ -395,16 +396,29 @@ RETURNING version`
           : Effect.void // the session is gone, and its advisory locks with it
       )
 
-    /** Insert the lock row, or take over the key's row if its lease ran out or its session ended. */
+    /**
+     * PostgreSQL: which run of the database server this is (a hash of its start time), kept in the
+     * row of a lock taken with the advisory lock. A restart ends every session, the live holders'
+     * too, so a row of an earlier run is never taken over by session: only when its lease runs out,
+     * which a live holder keeps renewing (S45).
+     */
+    const incarnation = sql.literal("hashtext(pg_postmaster_start_time()::text)")
+
+    /**
+     * Insert the lock row, or take over the key's row if its lease ran out, or if its holder's session
+     * ended while the server kept running (the caller holds the key's advisory lock).
+     */
     const tryAcquire = (key: string, owner: string, leaseMillis: number, sessionHeld: boolean) =>
       sql<{ readonly fence: unknown; readonly expires_at: unknown }>`INSERT INTO ${
         sql(tables.locks)
       } (key, owner, fence, expires_at, session) VALUES (${key}, ${owner}, ${next}, ${now} + ${leaseMillis}, ${
-        sessionHeld ? 1 : 0
+        sessionHeld ? incarnation : 0
       })
 ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, fence = excluded.fence, expires_at = excluded.expires_at,
 session = excluded.session
-WHERE ${sql(tables.locks)}.expires_at <= ${now} OR (excluded.session = 1 AND ${sql(tables.locks)}.session = 1)
+WHERE ${sql(tables.locks)}.expires_at <= ${now} OR (excluded.session <> 0 AND ${
+        sql(tables.locks)
+      }.session = excluded.session)
 RETURNING fence, expires_at`.pipe(
         Effect.map((rows): Option.Option<TokenStore.Lock> =>
           rows[0] === undefined ? Option.none() : Option.some({
@@ -505,6 +519,9 @@ WHERE key = ${key} AND ticket = ${ticket}`,
                   true
                 )
               )
+              // Stopped however the wait ends: a heartbeat left running after a failed look (the
+              // database went away) would keep this dead ticket alive, ahead of every later waiter.
+              yield* Scope.addFinalizer(held, Fiber.interrupt(heartbeat))
 
               let seen = 0
               const attempt = Effect.gen(function*() {

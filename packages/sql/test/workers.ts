@@ -70,7 +70,7 @@ export interface WorkerConfig {
   readonly runMillis: number
   /** The pause after each call, per user. */
   readonly pauseMillis: number
-  /** Print `refresh-sent <fingerprint>` as each refresh request leaves. */
+  /** Print `refresh-sent <fingerprint>` as each refresh request leaves, and `lock-taken <key> <millis>`. */
   readonly announceRefresh: boolean
 }
 
@@ -79,6 +79,10 @@ export interface UserReport {
   readonly calls: number
   readonly ok: number
   readonly errors: Readonly<Record<string, number>>
+  /** `ReauthorizationRequired` by reason. */
+  readonly reauthorizationReasons: Readonly<Record<string, number>>
+  /** When (`Date.now()`) the first `ReauthorizationRequired` came back, if one did. */
+  readonly firstReauthorizationAt: number | null
 }
 
 /** What a worker prints at the end. */
@@ -181,7 +185,34 @@ export const clientConfig = (server: FakeAuthorizationServer.FakeAuthorizationSe
   }
 }
 
-/** Starts every worker, lets them call together for `runMillis`, and returns how each one ended. */
+/** How long after `runMillis` a worker may take to report and exit. */
+const exitGraceMillis = 15_000
+
+/** Dies naming the workers that have not exited, with what each says keeps it alive (SIGUSR2). */
+const notExited = (running: ReadonlyArray<Worker>) =>
+  Effect.gen(function*() {
+    const exitedIds = new Set<number>()
+    for (const worker of running) {
+      void worker.exited.then(() => exitedIds.add(worker.id))
+    }
+    yield* Effect.sleep(Duration.millis(10))
+    const hung = running.filter((worker) => !exitedIds.has(worker.id))
+    for (const worker of hung) worker.child.kill("SIGUSR2")
+    yield* Effect.sleep(Duration.millis(500))
+    for (const worker of hung) worker.child.kill("SIGKILL")
+    const exits = yield* Effect.promise(() => Promise.all(hung.map((worker) => worker.exited)))
+    return yield* Effect.dieMessage(
+      `${hung.length} worker(s) did not exit within ${exitGraceMillis} ms of the end of their run:\n${
+        exits.map((exit) => `worker ${exit.id}: reported: ${exit.report !== undefined}; ${exit.stderr.slice(-2_000)}`)
+          .join("\n")
+      }`
+    )
+  })
+
+/**
+ * Starts every worker, lets them call together for `runMillis`, and returns how each one ended. Dies if
+ * a worker has not exited `exitGraceMillis` after its run, saying what kept it alive.
+ */
 export const runWorkers = (
   configs: ReadonlyArray<WorkerConfig>,
   whileRunning: (workers: ReadonlyArray<Worker>) => Effect.Effect<void> = () => Effect.void
@@ -199,7 +230,10 @@ export const runWorkers = (
         )
         for (const worker of running) worker.go()
         yield* whileRunning(running)
-        return yield* Effect.promise(() => Promise.all(running.map((worker) => worker.exited)))
+        return yield* Effect.promise(() => Promise.all(running.map((worker) => worker.exited))).pipe(
+          Effect.timeout(Duration.millis(Math.max(...configs.map((config) => config.runMillis)) + exitGraceMillis)),
+          Effect.catchTag("TimeoutException", () => notExited(running))
+        )
       }),
     (running) => Effect.sync(() => running.forEach((worker) => worker.child.kill("SIGKILL")))
   )

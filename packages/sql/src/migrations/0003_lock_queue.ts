@@ -6,9 +6,10 @@
  *   store's sequence and a short lease its waiter renews; a waiter takes the lock only when no live
  *   ticket before its own waits for the key, so waiters are served in arrival order across processes
  *   (SPEC S47), and a dead waiter's ticket runs out.
- * - `<prefix>locks.session`: 1 when the holder also holds the key's PostgreSQL advisory lock, which
- *   dies with its database session; whoever holds that advisory lock next may take such a row over
- *   before its lease ends (S45).
+ * - `<prefix>locks.session`: not 0 when the holder also holds the key's PostgreSQL advisory lock,
+ *   which dies with its database session; whoever holds that advisory lock next may take such a row
+ *   over before its lease ends (S45). The store keeps there which run of the server the lock was
+ *   taken in, so that a restart, which ends every session, never counts as the holder's death.
  *
  * @since 0.1.0
  */

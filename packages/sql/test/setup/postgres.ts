@@ -32,7 +32,7 @@ const run = promisify(execFile)
 export interface Postgres {
   readonly url: string
   readonly stop: () => Promise<void>
-  /** Stops the server at once (`-m immediate`, like a crash), keeping its data. */
+  /** Stops the server at once (`-m immediate`, like a crash), keeping its data (all of it if `durable`). */
   readonly halt: () => Promise<void>
   /** Starts the halted server again, on the same port. */
   readonly resume: () => Promise<void>
@@ -68,8 +68,12 @@ const freePort = (): Promise<number> =>
     })
   })
 
-/** Starts a fresh cluster with one database, `effect_oauth_test`. */
-export const startPostgres = async (): Promise<Postgres> => {
+/**
+ * Starts a fresh cluster with one database, `effect_oauth_test`. With `durable`, a commit is written
+ * out before it is acknowledged (`synchronous_commit=on`), so a `halt` loses no committed write; by
+ * default commits are acknowledged first (faster), and a halt may lose the last fraction of a second.
+ */
+export const startPostgres = async (settings: { readonly durable?: boolean } = {}): Promise<Postgres> => {
   const bin = findBinaries()
   if (bin === undefined) throw new Error(missing)
   const root = process.getuid?.() === 0
@@ -98,7 +102,7 @@ export const startPostgres = async (): Promise<Postgres> => {
       `-p ${port}`,
       "-c max_connections=300",
       "-c fsync=off",
-      "-c synchronous_commit=off",
+      `-c synchronous_commit=${settings.durable === true ? "on" : "off"}`,
       "-c full_page_writes=off"
     ].join(" ")
     const startServer = () =>
