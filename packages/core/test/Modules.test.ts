@@ -98,7 +98,6 @@ const oversized: Readonly<Record<string, number>> = {
   "packages/core/src/OAuthError.ts": 879,
   "packages/core/src/TokenStore.ts": 657,
   "packages/node/src/NodeSignIn.ts": 778,
-  "packages/sql/src/SqlTokenStore.ts": 621,
   "packages/testing/src/FakeAuthorizationServer.ts": 953
 }
 
