@@ -116,6 +116,13 @@ const setup = (signIn: NodeSignIn.Service) =>
     (runtime) => HttpApp.toWebHandlerRuntime(runtime)(signIn.router)
   )
 
+/** A web handler for `app`, routes of the application beside the sign-in routes, with `signIn` provided. */
+const serveApp = (signIn: NodeSignIn.Service, app: HttpRouter.HttpRouter<unknown, Services | NodeSignIn.NodeSignIn>) =>
+  Effect.map(
+    Effect.runtime<Services>(),
+    (runtime) => HttpApp.toWebHandlerRuntime(runtime)(app.pipe(Effect.provideService(NodeSignIn.NodeSignIn, signIn)))
+  )
+
 const location = (response: Response) => response.headers.get("location") ?? ""
 
 const fake = FakeAuthorizationServer.FakeAuthorizationServer
@@ -924,12 +931,7 @@ describe("NodeSignIn rules", () => {
         ),
         HttpRouter.concat(signIn.router)
       )
-      const handler = yield* Effect.map(
-        Effect.runtime<Services>(),
-        (runtime) =>
-          HttpApp.toWebHandlerRuntime(runtime)(app.pipe(Effect.provideService(NodeSignIn.NodeSignIn, signIn)))
-      )
-      const browser = makeBrowser(handler)
+      const browser = makeBrowser(yield* serveApp(signIn, app))
       const out = yield* browser.request("/me?tab=2", { headers: { accept: "text/html" } })
       assert.strictEqual(out.status, 302)
       assert.strictEqual(location(out), "/login?returnTo=%2Fme%3Ftab%3D2")
@@ -965,12 +967,7 @@ describe("NodeSignIn rules", () => {
         ),
         HttpRouter.concat(signIn.router)
       )
-      const handler = yield* Effect.map(
-        Effect.runtime<Services>(),
-        (runtime) =>
-          HttpApp.toWebHandlerRuntime(runtime)(app.pipe(Effect.provideService(NodeSignIn.NodeSignIn, signIn)))
-      )
-      const browser = makeBrowser(handler)
+      const browser = makeBrowser(yield* serveApp(signIn, app))
       yield* signInFlow(browser, "/me")
       const key = Option.getOrThrow(yield* currentKeyOf(signIn, browser))
       assert.strictEqual((yield* browser.request("/me")).status, 200)
