@@ -190,56 +190,19 @@ export interface Service {
 }
 
 /**
+ * The service tag: a program asks for it, and `layer` provides it.
+ *
  * @example
  * ```ts
- * import { AccessTokens, OAuthClient, type OAuthConfig, TokenSet, TokenStore } from "@effect-oauth/core"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
- * import { DateTime, Effect, Layer, Option, Redacted } from "effect"
+ * import { AccessTokens } from "@effect-oauth/core"
+ * import { Effect, Redacted } from "effect"
  *
- * // A fake token endpoint: every token request is answered with new tokens.
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(
- *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
- *         { headers: { "content-type": "application/json" } }
- *       )
- *     )
- *   )
- * )
- * const options: OAuthConfig.Options = {
- *   clientId: "my-client",
- *   clientSecret: Redacted.make("my-secret"),
- *   authorizationEndpoint: "https://auth.example.com/authorize",
- *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read"]
- * }
- * const Tokens = AccessTokens.layer().pipe(
- *   Layer.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
- *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server))
- * )
- * // The tokens of a sign-in whose access token has just expired.
- * const signedIn = Effect.map(DateTime.now, (now) =>
- *   new TokenSet.TokenSet({
- *     accessToken: Redacted.make("at-0"),
- *     tokenType: "Bearer",
- *     refreshToken: Option.some(Redacted.make("rt-0")),
- *     expiresAt: now,
- *     refreshExpiresAt: Option.none(),
- *     issuedAt: DateTime.subtract(now, { hours: 1 }),
- *     scopes: ["read"]
- *   }))
- *
- * const program = Effect.gen(function*() {
+ * // A program that needs a valid access token for one user; provide `AccessTokens.layer()` to run it.
+ * const accessToken = Effect.gen(function*() {
  *   const tokens = yield* AccessTokens.AccessTokens
- *   yield* tokens.save("user-1", yield* signedIn)
- *   const set = yield* tokens.tokens("user-1")
- *   return Option.map(set.refreshToken, Redacted.value)
+ *   return Redacted.value(yield* tokens.get("user-1"))
  * })
- * // The rotated refresh token replaced the old one.
- * assert.deepStrictEqual(await Effect.runPromise(Effect.provide(program, Tokens)), Option.some("rt-1"))
+ * void accessToken
  * ```
  *
  * @since 0.1.0
@@ -252,54 +215,12 @@ export class AccessTokens extends Context.Tag("@effect-oauth/core/AccessTokens")
  *
  * @example
  * ```ts
- * import { AccessTokens, OAuthClient, type OAuthConfig, TokenSet, TokenStore } from "@effect-oauth/core"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
- * import { DateTime, Effect, Layer, Metric, Option, Redacted } from "effect"
+ * import { AccessTokens } from "@effect-oauth/core"
+ * import { Effect, Metric } from "effect"
  *
- * // A fake token endpoint: every token request is answered with new tokens.
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(
- *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
- *         { headers: { "content-type": "application/json" } }
- *       )
- *     )
- *   )
- * )
- * const options: OAuthConfig.Options = {
- *   clientId: "my-client",
- *   clientSecret: Redacted.make("my-secret"),
- *   authorizationEndpoint: "https://auth.example.com/authorize",
- *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read"]
- * }
- * const Tokens = AccessTokens.layer().pipe(
- *   Layer.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
- *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server))
- * )
- * // The tokens of a sign-in whose access token has just expired.
- * const signedIn = Effect.map(DateTime.now, (now) =>
- *   new TokenSet.TokenSet({
- *     accessToken: Redacted.make("at-0"),
- *     tokenType: "Bearer",
- *     refreshToken: Option.some(Redacted.make("rt-0")),
- *     expiresAt: now,
- *     refreshExpiresAt: Option.none(),
- *     issuedAt: DateTime.subtract(now, { hours: 1 }),
- *     scopes: ["read"]
- *   }))
- *
- * const program = Effect.gen(function*() {
- *   const tokens = yield* AccessTokens.AccessTokens
- *   yield* tokens.save("user-1", yield* signedIn)
- *   yield* tokens.get("user-1")
- *   return yield* Metric.value(AccessTokens.refreshCounter)
- * })
- * const state = await Effect.runPromise(Effect.provide(program, Tokens))
- * assert.ok(state.count >= 1)
+ * // A counter: read it, or export it with the rest of the application's metrics.
+ * const state = Effect.runSync(Metric.value(AccessTokens.refreshCounter))
+ * assert.strictEqual(typeof state.count, "number")
  * ```
  *
  * @since 0.1.0
@@ -332,24 +253,14 @@ export const reauthorizationCounter = Metric.counter("effect_oauth_reauthorizati
 })
 
 /**
+ * The service in a scope of its own; background refreshes run in that scope.
+ *
  * @example
  * ```ts
- * import { AccessTokens, OAuthClient, type OAuthConfig, TokenSet, TokenStore } from "@effect-oauth/core"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
- * import { DateTime, Effect, Layer, Option, Redacted } from "effect"
+ * import { AccessTokens, OAuthClient, type OAuthConfig, TokenStore } from "@effect-oauth/core"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect, Layer, Redacted } from "effect"
  *
- * // A fake token endpoint: every token request is answered with new tokens.
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(
- *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
- *         { headers: { "content-type": "application/json" } }
- *       )
- *     )
- *   )
- * )
  * const options: OAuthConfig.Options = {
  *   clientId: "my-client",
  *   clientSecret: Redacted.make("my-secret"),
@@ -358,22 +269,8 @@ export const reauthorizationCounter = Metric.counter("effect_oauth_reauthorizati
  *   redirectUri: "https://app.example.com/oauth/callback",
  *   scopes: ["read"]
  * }
- * const Tokens = AccessTokens.layer().pipe(
- *   Layer.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
- *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server))
- * )
- * // The tokens of a sign-in whose access token has just expired.
- * const signedIn = Effect.map(DateTime.now, (now) =>
- *   new TokenSet.TokenSet({
- *     accessToken: Redacted.make("at-0"),
- *     tokenType: "Bearer",
- *     refreshToken: Option.some(Redacted.make("rt-0")),
- *     expiresAt: now,
- *     refreshExpiresAt: Option.none(),
- *     issuedAt: DateTime.subtract(now, { hours: 1 }),
- *     scopes: ["read"]
- *   }))
- *
+ * // A key without tokens sends no request: its user has to sign in.
+ * const server = HttpClient.make(() => Effect.die("no request is expected"))
  * const program = Effect.gen(function*() {
  *   const tokens = yield* AccessTokens.make({ refreshMode: "blocking" })
  *   const missing = yield* Effect.flip(tokens.get("nobody"))
@@ -545,55 +442,21 @@ export const make = (
   })
 
 /**
+ * The service as a layer over an `OAuthClient`, its `OAuthConfig` and a `TokenStore`.
+ *
  * @example
  * ```ts
- * import { AccessTokens, OAuthClient, type OAuthConfig, TokenSet, TokenStore } from "@effect-oauth/core"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
- * import { DateTime, Effect, Layer, Option, Redacted } from "effect"
+ * import { AccessTokens, OAuthClient, OAuthConfig, TokenStore } from "@effect-oauth/core"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer } from "effect"
  *
- * // A fake token endpoint: every token request is answered with new tokens.
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(
- *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
- *         { headers: { "content-type": "application/json" } }
- *       )
- *     )
- *   )
+ * // The configuration from the environment (`OAUTH_CLIENT_ID`, ...), tokens kept in memory.
+ * const Tokens = AccessTokens.layer({ refreshWindow: "2 minutes" }).pipe(
+ *   Layer.provide(Layer.merge(OAuthClient.layer, TokenStore.layerMemory)),
+ *   Layer.provide(OAuthConfig.layerConfig()),
+ *   Layer.provide(NodeHttpClient.layerUndici)
  * )
- * const options: OAuthConfig.Options = {
- *   clientId: "my-client",
- *   clientSecret: Redacted.make("my-secret"),
- *   authorizationEndpoint: "https://auth.example.com/authorize",
- *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read"]
- * }
- * const Tokens = AccessTokens.layer().pipe(
- *   Layer.provide(Layer.merge(OAuthClient.layerWithConfig(options), TokenStore.layerMemory)),
- *   Layer.provide(Layer.succeed(HttpClient.HttpClient, server))
- * )
- * // The tokens of a sign-in whose access token has just expired.
- * const signedIn = Effect.map(DateTime.now, (now) =>
- *   new TokenSet.TokenSet({
- *     accessToken: Redacted.make("at-0"),
- *     tokenType: "Bearer",
- *     refreshToken: Option.some(Redacted.make("rt-0")),
- *     expiresAt: now,
- *     refreshExpiresAt: Option.none(),
- *     issuedAt: DateTime.subtract(now, { hours: 1 }),
- *     scopes: ["read"]
- *   }))
- *
- * const program = Effect.gen(function*() {
- *   const tokens = yield* AccessTokens.AccessTokens
- *   yield* tokens.save("user-1", yield* signedIn)
- *   return yield* tokens.signOut("user-1")
- * })
- * // No revocation endpoint is configured: the tokens are removed all the same.
- * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Tokens)), "unsupported")
+ * void Tokens
  * ```
  *
  * @since 0.1.0
