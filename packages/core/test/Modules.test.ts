@@ -93,7 +93,6 @@ const maxLines = 600
  */
 const oversized: Readonly<Record<string, number>> = {
   "packages/core/src/AccessTokens.ts": 681,
-  "packages/core/src/OAuthConfig.ts": 738,
   "packages/core/src/TokenStore.ts": 657,
   "packages/node/src/NodeSignIn.ts": 778,
   "packages/testing/src/FakeAuthorizationServer.ts": 953
