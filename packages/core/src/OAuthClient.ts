@@ -325,6 +325,8 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
   // States that have been used, until their pending authorization expires (SPEC S2, S9).
   const used = UsedStates.make(usedStatesCapacity)
   const validator = yield* TokenValidator
+  // Token and revocation requests, authenticated as this client.
+  const formPost = Http.makeFormPost(config)
 
   const authorize = Effect.fn("OAuthClient.authorize")(function*(options?: AuthorizeOptions) {
     const now = yield* DateTime.now
@@ -405,7 +407,7 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
   )
 
   const tokenRequest = (params: Record<string, string>) => {
-    const { request, secrets } = Http.formPost(config, config.tokenEndpoint, params)
+    const { request, secrets } = formPost(config.tokenEndpoint, params)
     return server.execute(request, "token").pipe(
       Effect.flatMap((response) => ServerExchange.jsonObject(response, "token", secrets)),
       Effect.flatMap((body) =>
@@ -490,7 +492,7 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
   )
 
   const revokeOnce = (url: URL, token: Redacted.Redacted<string>, hint: string) => {
-    const { request, secrets } = Http.formPost(config, url, { token: Redacted.value(token), token_type_hint: hint })
+    const { request, secrets } = formPost(url, { token: Redacted.value(token), token_type_hint: hint })
     return Effect.flatMap(
       server.execute(request, "revocation"),
       (response): Effect.Effect<"revoked", HttpError | ErrorResponse> =>
