@@ -47,31 +47,9 @@ import { TokenValidator } from "./TokenValidator.js"
 /**
  * @example
  * ```ts
- * import { OAuthClient, type OAuthConfig } from "@effect-oauth/core"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
- * import { Effect, Layer, Redacted } from "effect"
- *
- * // A fake token endpoint: every token request is answered with new tokens.
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(
- *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
- *         { headers: { "content-type": "application/json" } }
- *       )
- *     )
- *   )
- * )
- * const options: OAuthConfig.Options = {
- *   clientId: "my-client",
- *   clientSecret: Redacted.make("my-secret"),
- *   authorizationEndpoint: "https://auth.example.com/authorize",
- *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read"]
- * }
- * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
+ * import { OAuthClient } from "@effect-oauth/core"
+ * import { OAuthTest } from "@effect-oauth/testing"
+ * import { Effect } from "effect"
  *
  * const program = Effect.gen(function*() {
  *   const client = yield* OAuthClient.OAuthClient
@@ -79,7 +57,7 @@ import { TokenValidator } from "./TokenValidator.js"
  *   const { url } = yield* client.authorize(authorizeOptions)
  *   return [url.searchParams.get("scope"), url.searchParams.get("prompt")]
  * })
- * assert.deepStrictEqual(await Effect.runPromise(Effect.provide(program, Client)), ["read write", "consent"])
+ * assert.deepStrictEqual(await Effect.runPromise(program.pipe(Effect.provide(OAuthTest.layer()))), ["read write", "consent"])
  * ```
  *
  * @since 0.1.0
@@ -104,31 +82,9 @@ export interface AuthorizeOptions {
  *
  * @example
  * ```ts
- * import { OAuthClient, type OAuthConfig } from "@effect-oauth/core"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
- * import { Effect, Layer, Redacted } from "effect"
- *
- * // A fake token endpoint: every token request is answered with new tokens.
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(
- *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
- *         { headers: { "content-type": "application/json" } }
- *       )
- *     )
- *   )
- * )
- * const options: OAuthConfig.Options = {
- *   clientId: "my-client",
- *   clientSecret: Redacted.make("my-secret"),
- *   authorizationEndpoint: "https://auth.example.com/authorize",
- *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read"]
- * }
- * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
+ * import { OAuthClient } from "@effect-oauth/core"
+ * import { OAuthTest } from "@effect-oauth/testing"
+ * import { Effect, Redacted } from "effect"
  *
  * const program = Effect.gen(function*() {
  *   const client = yield* OAuthClient.OAuthClient
@@ -136,7 +92,7 @@ export interface AuthorizeOptions {
  *   // Send the user to `request.url`; keep `request.pending` until the callback.
  *   return request.url.searchParams.get("state") === Redacted.value(request.pending.state)
  * })
- * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Client)), true)
+ * assert.strictEqual(await Effect.runPromise(program.pipe(Effect.provide(OAuthTest.layer()))), true)
  * ```
  *
  * @since 0.1.0
@@ -179,16 +135,9 @@ export type CallbackInput =
  * @example
  * ```ts
  * import { OAuthClient } from "@effect-oauth/core"
- * import { HttpClient } from "@effect/platform"
- * import { Effect, Layer, Redacted } from "effect"
+ * import { OAuthTest } from "@effect-oauth/testing"
+ * import { Effect, Redacted } from "effect"
  *
- * const Client = OAuthClient.layerWithConfig({
- *   clientId: "my-client",
- *   clientSecret: Redacted.make("my-secret"),
- *   authorizationEndpoint: "https://auth.example.com/authorize",
- *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback"
- * }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, HttpClient.make(() => Effect.die("no request expected")))))
  * const program = Effect.gen(function*() {
  *   const client = yield* OAuthClient.OAuthClient
  *   const { pending } = yield* client.authorize()
@@ -197,7 +146,7 @@ export type CallbackInput =
  *   const error: OAuthClient.CallbackError = yield* Effect.flip(client.callback(callback, pending))
  *   return error._tag
  * })
- * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Client)), "AuthorizationDenied")
+ * assert.strictEqual(await Effect.runPromise(program.pipe(Effect.provide(OAuthTest.layer()))), "AuthorizationDenied")
  * ```
  *
  * @since 0.1.0
@@ -208,35 +157,18 @@ export type CallbackError = AuthorizationDenied | StateMismatch | IssuerMismatch
 /**
  * @example
  * ```ts
- * import { OAuthClient, type OAuthConfig } from "@effect-oauth/core"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
- * import { Effect, Layer, Redacted } from "effect"
+ * import { OAuthClient } from "@effect-oauth/core"
+ * import { OAuthTest } from "@effect-oauth/testing"
+ * import { Effect, Redacted } from "effect"
  *
- * // A fake token endpoint that refuses every code.
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(JSON.stringify({ error: "invalid_grant" }), { status: 400, headers: { "content-type": "application/json" } })
- *     )
- *   )
- * )
- * const options: OAuthConfig.Options = {
- *   clientId: "my-client",
- *   clientSecret: Redacted.make("my-secret"),
- *   authorizationEndpoint: "https://auth.example.com/authorize",
- *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["openid"]
- * }
- * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
  * const program = Effect.gen(function*() {
  *   const client = yield* OAuthClient.OAuthClient
  *   const { pending } = yield* client.authorize()
+ *   // A code the authorization server never issued.
  *   const error: OAuthClient.ExchangeError = yield* Effect.flip(client.exchange(Redacted.make("code-1"), pending))
  *   return error._tag === "ErrorResponse" ? error.error : error._tag
  * })
- * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Client)), "invalid_grant")
+ * assert.strictEqual(await Effect.runPromise(program.pipe(Effect.provide(OAuthTest.layer()))), "invalid_grant")
  * ```
  *
  * @since 0.1.0
@@ -267,41 +199,20 @@ export type RefreshError =
 /**
  * @example
  * ```ts
- * import { OAuthClient, type OAuthConfig } from "@effect-oauth/core"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
- * import { Effect, Layer, Redacted } from "effect"
- *
- * // A fake token endpoint: every token request is answered with new tokens.
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(
- *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
- *         { headers: { "content-type": "application/json" } }
- *       )
- *     )
- *   )
- * )
- * const options: OAuthConfig.Options = {
- *   clientId: "my-client",
- *   clientSecret: Redacted.make("my-secret"),
- *   authorizationEndpoint: "https://auth.example.com/authorize",
- *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read"]
- * }
- * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
+ * import { OAuthClient } from "@effect-oauth/core"
+ * import { FakeAuthorizationServer, OAuthTest } from "@effect-oauth/testing"
+ * import { Effect, Option } from "effect"
  *
  * const program = Effect.gen(function*() {
  *   const client: OAuthClient.Service = yield* OAuthClient.OAuthClient
- *   const { pending } = yield* client.authorize()
- *   // The callback as the authorization server sends the user back.
- *   const callback = `https://app.example.com/oauth/callback?code=c1&state=${Redacted.value(pending.state)}`
+ *   const { pending, url } = yield* client.authorize()
+ *   // The user approves at the (fake) authorization server, which sends them back to the callback.
+ *   const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
+ *   const callback = yield* server.approve(url)
  *   const tokens = yield* client.complete(callback, pending)
- *   return Redacted.value(tokens.accessToken)
+ *   return Option.isSome(tokens.refreshToken)
  * })
- * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Client)), "at-1")
+ * assert.strictEqual(await Effect.runPromise(program.pipe(Effect.provide(OAuthTest.layer()))), true)
  * ```
  *
  * @since 0.1.0
@@ -348,38 +259,17 @@ export interface Service {
 /**
  * @example
  * ```ts
- * import { OAuthClient, type OAuthConfig } from "@effect-oauth/core"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
- * import { Effect, Layer, Redacted } from "effect"
- *
- * // A fake token endpoint: every token request is answered with new tokens.
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(
- *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
- *         { headers: { "content-type": "application/json" } }
- *       )
- *     )
- *   )
- * )
- * const options: OAuthConfig.Options = {
- *   clientId: "my-client",
- *   clientSecret: Redacted.make("my-secret"),
- *   authorizationEndpoint: "https://auth.example.com/authorize",
- *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read"]
- * }
- * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
+ * import { OAuthClient } from "@effect-oauth/core"
+ * import { OAuthTest } from "@effect-oauth/testing"
+ * import { Effect, Redacted } from "effect"
  *
  * const program = Effect.gen(function*() {
  *   const client = yield* OAuthClient.OAuthClient
- *   const refreshed = yield* client.refresh(Redacted.make("rt-0"))
- *   return refreshed.scopes
+ *   const tokens = yield* OAuthTest.signIn("ann")
+ *   const refreshed = yield* client.refresh(tokens)
+ *   return Redacted.value(refreshed.accessToken) !== Redacted.value(tokens.accessToken)
  * })
- * assert.deepStrictEqual(await Effect.runPromise(Effect.provide(program, Client)), ["read"])
+ * assert.strictEqual(await Effect.runPromise(program.pipe(Effect.provide(OAuthTest.layer()))), true)
  * ```
  *
  * @since 0.1.0
@@ -390,51 +280,34 @@ export class OAuthClient extends Context.Tag("@effect-oauth/core/OAuthClient")<O
 /** How many used states a client remembers at most (SPEC S2); the oldest go first. */
 const usedStatesCapacity = 100_000
 
-/** Total over any runtime value (SPEC S28, S36): a value that cannot be read, even one that throws, is typed. */
 const readCallback = (input: unknown): Effect.Effect<CallbackParams.CallbackParams, InvalidCallback> =>
-  Effect.flatMap(
-    Effect.try({
-      try: () => CallbackParams.read(input),
-      catch: () => new InvalidCallback({ reason: "it cannot be read as callback parameters" })
-    }),
-    Either.match({ onLeft: (reason) => Effect.fail(new InvalidCallback({ reason })), onRight: Effect.succeed })
-  )
+  Either.match(CallbackParams.readAny(input), {
+    onLeft: (reason) => Effect.fail(new InvalidCallback({ reason })),
+    onRight: Effect.succeed
+  })
 
 /**
  * @example
  * ```ts
  * import { OAuthClient, OAuthConfig } from "@effect-oauth/core"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { HttpClient } from "@effect/platform"
  * import { Effect, Layer, Redacted } from "effect"
  *
- * // A fake token endpoint: every token request is answered with new tokens.
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(
- *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
- *         { headers: { "content-type": "application/json" } }
- *       )
- *     )
- *   )
- * )
  * const options: OAuthConfig.Options = {
  *   clientId: "my-client",
  *   clientSecret: Redacted.make("my-secret"),
  *   authorizationEndpoint: "https://auth.example.com/authorize",
  *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read"]
+ *   redirectUri: "https://app.example.com/oauth/callback"
  * }
+ * // `authorize` sends no request.
+ * const http = HttpClient.make(() => Effect.die("no request expected"))
  *
  * const program = Effect.gen(function*() {
  *   const client = yield* OAuthClient.make
  *   const { url } = yield* client.authorize()
  *   return url.searchParams.get("code_challenge_method")
- * }).pipe(
- *   Effect.provide(Layer.merge(OAuthConfig.layer(options), Layer.succeed(HttpClient.HttpClient, server)))
- * )
+ * }).pipe(Effect.provide(Layer.merge(OAuthConfig.layer(options), Layer.succeed(HttpClient.HttpClient, http))))
  * assert.strictEqual(await Effect.runPromise(program), "S256")
  * ```
  *
@@ -452,6 +325,8 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
   // States that have been used, until their pending authorization expires (SPEC S2, S9).
   const used = UsedStates.make(usedStatesCapacity)
   const validator = yield* TokenValidator
+  // Token and revocation requests, authenticated as this client.
+  const formPost = Http.makeFormPost(config)
 
   const authorize = Effect.fn("OAuthClient.authorize")(function*(options?: AuthorizeOptions) {
     const now = yield* DateTime.now
@@ -532,7 +407,7 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
   )
 
   const tokenRequest = (params: Record<string, string>) => {
-    const { request, secrets } = Http.formPost(config, config.tokenEndpoint, params)
+    const { request, secrets } = formPost(config.tokenEndpoint, params)
     return server.execute(request, "token").pipe(
       Effect.flatMap((response) => ServerExchange.jsonObject(response, "token", secrets)),
       Effect.flatMap((body) =>
@@ -617,7 +492,7 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
   )
 
   const revokeOnce = (url: URL, token: Redacted.Redacted<string>, hint: string) => {
-    const { request, secrets } = Http.formPost(config, url, { token: Redacted.value(token), token_type_hint: hint })
+    const { request, secrets } = formPost(url, { token: Redacted.value(token), token_type_hint: hint })
     return Effect.flatMap(
       server.execute(request, "revocation"),
       (response): Effect.Effect<"revoked", HttpError | ErrorResponse> =>
@@ -653,32 +528,21 @@ export const make: Effect.Effect<Service, never, OAuthConfig | HttpClient.HttpCl
  * @example
  * ```ts
  * import { OAuthClient, OAuthConfig } from "@effect-oauth/core"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { HttpClient } from "@effect/platform"
  * import { Effect, Layer, Redacted } from "effect"
  *
- * // A fake token endpoint: every token request is answered with new tokens.
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(
- *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
- *         { headers: { "content-type": "application/json" } }
- *       )
- *     )
- *   )
- * )
  * const options: OAuthConfig.Options = {
  *   clientId: "my-client",
  *   clientSecret: Redacted.make("my-secret"),
  *   authorizationEndpoint: "https://auth.example.com/authorize",
  *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read"]
+ *   redirectUri: "https://app.example.com/oauth/callback"
  * }
+ * // Any HttpClient: the live one of @effect-oauth/node, or a fake in tests.
+ * const http = HttpClient.make(() => Effect.die("no request expected"))
  *
  * const Client = OAuthClient.layer.pipe(
- *   Layer.provide(Layer.merge(OAuthConfig.layer(options), Layer.succeed(HttpClient.HttpClient, server)))
+ *   Layer.provide(Layer.merge(OAuthConfig.layer(options), Layer.succeed(HttpClient.HttpClient, http)))
  * )
  * const program = Effect.map(OAuthClient.OAuthClient, (client) => client.config.clientId)
  * assert.strictEqual(await Effect.runPromise(Effect.provide(program, Client)), "my-client")
@@ -698,32 +562,20 @@ export const layer: Layer.Layer<OAuthClient, never, OAuthConfig | HttpClient.Htt
  * @example
  * ```ts
  * import { OAuthClient, OAuthConfig } from "@effect-oauth/core"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { HttpClient } from "@effect/platform"
  * import { Effect, Layer, Redacted } from "effect"
  *
- * // A fake token endpoint: every token request is answered with new tokens.
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(
- *         JSON.stringify({ access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" }),
- *         { headers: { "content-type": "application/json" } }
- *       )
- *     )
- *   )
- * )
  * const options: OAuthConfig.Options = {
  *   clientId: "my-client",
  *   clientSecret: Redacted.make("my-secret"),
  *   authorizationEndpoint: "https://auth.example.com/authorize",
  *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read"]
+ *   redirectUri: "https://app.example.com/oauth/callback"
  * }
+ * const http = HttpClient.make(() => Effect.die("no request expected"))
  *
  * // The client and its configuration: both are in context.
- * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
+ * const Client = OAuthClient.layerWithConfig(options).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, http)))
  * const program = Effect.gen(function*() {
  *   const config = yield* OAuthConfig.OAuthConfig
  *   const client = yield* OAuthClient.OAuthClient

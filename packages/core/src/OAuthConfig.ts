@@ -29,7 +29,6 @@ import * as OAuthError from "./OAuthError.js"
  *
  * // Send the client secret in the form body instead of the Authorization header.
  * const method: OAuthConfig.ClientAuthMethod = "client_secret_post"
- * assert.strictEqual(method, "client_secret_post")
  * ```
  *
  * @since 0.1.0
@@ -43,7 +42,7 @@ export type ClientAuthMethod = "client_secret_basic" | "client_secret_post"
  * @example
  * ```ts
  * import { OAuthConfig } from "@effect-oauth/core"
- * import { Effect, Redacted } from "effect"
+ * import { Redacted } from "effect"
  *
  * const options: OAuthConfig.Options = {
  *   clientId: "my-client",
@@ -53,9 +52,7 @@ export type ClientAuthMethod = "client_secret_basic" | "client_secret_post"
  *   redirectUri: "https://app.example.com/oauth/callback",
  *   scopes: ["read", "write"]
  * }
- *
- * const config = Effect.runSync(OAuthConfig.make(options))
- * assert.strictEqual(config.tokenEndpoint.href, "https://auth.example.com/token")
+ * const ConfigLive = OAuthConfig.layer(options)
  * ```
  *
  * @since 0.1.0
@@ -105,16 +102,13 @@ export interface Options {
  * import { OAuthConfig } from "@effect-oauth/core"
  * import { Effect, Redacted } from "effect"
  *
- * const options: OAuthConfig.Options = {
+ * const config: OAuthConfig.Resolved = Effect.runSync(OAuthConfig.make({
  *   clientId: "my-client",
  *   clientSecret: Redacted.make("my-secret"),
  *   authorizationEndpoint: "https://auth.example.com/authorize",
  *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read", "write"]
- * }
- *
- * const config: OAuthConfig.Resolved = Effect.runSync(OAuthConfig.make(options))
+ *   redirectUri: "https://app.example.com/oauth/callback"
+ * }))
  * // Defaults are filled in: PKCE on, client_secret_basic.
  * assert.strictEqual(config.pkce, true)
  * assert.strictEqual(config.clientAuthMethod, "client_secret_basic")
@@ -149,22 +143,13 @@ export interface Resolved {
  * @example
  * ```ts
  * import { OAuthConfig } from "@effect-oauth/core"
- * import { Effect, Redacted } from "effect"
+ * import { Effect, Option } from "effect"
  *
- * const options: OAuthConfig.Options = {
- *   clientId: "my-client",
- *   clientSecret: Redacted.make("my-secret"),
- *   authorizationEndpoint: "https://auth.example.com/authorize",
- *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read", "write"]
- * }
- *
- * const program = Effect.gen(function*() {
- *   const config = yield* OAuthConfig.OAuthConfig
- *   return config.scopes
- * })
- * assert.deepStrictEqual(Effect.runSync(Effect.provide(program, OAuthConfig.layer(options))), ["read", "write"])
+ * // What needs the configuration requires the tag; a layer of this module provides it.
+ * const revocable: Effect.Effect<boolean, never, OAuthConfig.OAuthConfig> = Effect.map(
+ *   OAuthConfig.OAuthConfig,
+ *   (config) => Option.isSome(config.revocationEndpoint)
+ * )
  * ```
  *
  * @since 0.1.0
@@ -177,21 +162,9 @@ export class OAuthConfig extends Context.Tag("@effect-oauth/core/OAuthConfig")<O
  *
  * @example
  * ```ts
- * import { OAuthConfig } from "@effect-oauth/core"
- * import { Effect, Redacted } from "effect"
+ * import { OAuthConfig, OAuthError } from "@effect-oauth/core"
  *
- * const options: OAuthConfig.Options = {
- *   clientId: "my-client",
- *   clientSecret: Redacted.make("my-secret"),
- *   authorizationEndpoint: "https://auth.example.com/authorize",
- *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read", "write"]
- * }
- *
- * const error = Effect.runSync(Effect.flip(OAuthConfig.make({ ...options, clientId: "" })))
- * assert.ok(error instanceof OAuthConfig.InvalidConfig)
- * assert.strictEqual(error.field, "clientId")
+ * assert.strictEqual(OAuthConfig.InvalidConfig, OAuthError.InvalidConfig)
  * ```
  *
  * @since 0.1.0
@@ -203,21 +176,9 @@ export const InvalidConfig: typeof OAuthError.InvalidConfig = OAuthError.Invalid
  * @example
  * ```ts
  * import { OAuthConfig } from "@effect-oauth/core"
- * import { Effect, Redacted } from "effect"
  *
- * const options: OAuthConfig.Options = {
- *   clientId: "my-client",
- *   clientSecret: Redacted.make("my-secret"),
- *   authorizationEndpoint: "https://auth.example.com/authorize",
- *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read", "write"]
- * }
- *
- * const error: OAuthConfig.InvalidConfig = Effect.runSync(
- *   Effect.flip(OAuthConfig.make({ ...options, redirectUri: "http://app.example.com/callback" }))
- * )
- * assert.strictEqual(error.field, "redirectUri")
+ * const field = (error: OAuthConfig.InvalidConfig): string => error.field
+ * assert.strictEqual(field(new OAuthConfig.InvalidConfig({ field: "redirectUri", reason: "must be absolute" })), "redirectUri")
  * ```
  *
  * @since 0.1.0
@@ -301,12 +262,8 @@ export const validateRedirectUri: (input: string | URL) => Either.Either<string,
  *   clientSecret: Redacted.make("my-secret"),
  *   authorizationEndpoint: "https://auth.example.com/authorize",
  *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read", "write"]
+ *   redirectUri: "https://app.example.com/oauth/callback"
  * }
- *
- * const config = Effect.runSync(OAuthConfig.make(options))
- * assert.strictEqual(config.redirectUri, "https://app.example.com/oauth/callback")
  * // A bad scope fails with InvalidConfig when the layer is built, not at the first request.
  * const error = Effect.runSync(Effect.flip(OAuthConfig.make({ ...options, scopes: ["read write"] })))
  * assert.strictEqual(error.field, "scopes")
@@ -324,17 +281,15 @@ export const make = (options: Options): Effect.Effect<Resolved, InvalidConfig> =
  * import { OAuthConfig } from "@effect-oauth/core"
  * import { Effect, Redacted } from "effect"
  *
- * const options: OAuthConfig.Options = {
+ * const ConfigLive = OAuthConfig.layer({
  *   clientId: "my-client",
  *   clientSecret: Redacted.make("my-secret"),
  *   authorizationEndpoint: "https://auth.example.com/authorize",
  *   tokenEndpoint: "https://auth.example.com/token",
- *   redirectUri: "https://app.example.com/oauth/callback",
- *   scopes: ["read", "write"]
- * }
- *
+ *   redirectUri: "https://app.example.com/oauth/callback"
+ * })
  * const program = Effect.map(OAuthConfig.OAuthConfig, (config) => config.clientId)
- * assert.strictEqual(Effect.runSync(Effect.provide(program, OAuthConfig.layer(options))), "my-client")
+ * assert.strictEqual(Effect.runSync(Effect.provide(program, ConfigLive)), "my-client")
  * ```
  *
  * @since 0.1.0
@@ -359,8 +314,7 @@ export const layer = (options: Options): Layer.Layer<OAuthConfig, InvalidConfig>
  *   redirectUri: "https://app.example.com/oauth/callback"
  * })
  * assert.strictEqual(options.clientAuthMethod, "client_secret_post")
- * assert.deepStrictEqual(options.scopes, ["api:agent:message:*"])
- * void Effect.runSync(OAuthConfig.make(options))
+ * assert.deepStrictEqual(Effect.runSync(OAuthConfig.make(options)).scopes, ["api:agent:message:*"])
  * ```
  *
  * @since 0.1.0
@@ -430,19 +384,14 @@ export const layerCredal = (
  * import { OAuthConfig } from "@effect-oauth/core"
  * import { ConfigProvider, Effect, Layer } from "effect"
  *
- * // In production the variables come from the environment; here from a map.
- * const env = ConfigProvider.fromMap(
- *   new Map([
- *     ["OAUTH_PROVIDER", "credal"],
- *     ["OAUTH_CLIENT_ID", "my-client"],
- *     ["OAUTH_CLIENT_SECRET", "my-secret"],
- *     ["OAUTH_REDIRECT_URI", "https://app.example.com/oauth/callback"],
- *     ["OAUTH_REFRESH_WINDOW", "2 minutes"]
- *   ])
- * )
- *
+ * // In production the variables come from the environment; here from JSON.
+ * const env = ConfigProvider.fromJson({
+ *   OAUTH_PROVIDER: "credal",
+ *   OAUTH_CLIENT_ID: "my-client",
+ *   OAUTH_CLIENT_SECRET: "my-secret",
+ *   OAUTH_REDIRECT_URI: "https://app.example.com/oauth/callback"
+ * })
  * const options = Effect.runSync(Effect.withConfigProvider(OAuthConfig.fromEnv, env))
- * assert.strictEqual(options.clientId, "my-client")
  * assert.strictEqual(String(options.clientSecret), "<redacted>")
  * ```
  *
@@ -458,22 +407,12 @@ export const fromEnv: Config.Config<Options> = internal.fromEnv
  * @example
  * ```ts
  * import { OAuthConfig } from "@effect-oauth/core"
- * import { ConfigProvider, Effect, Layer } from "effect"
+ * import { Config } from "effect"
  *
- * // In production the variables come from the environment; here from a map.
- * const env = ConfigProvider.fromMap(
- *   new Map([
- *     ["OAUTH_PROVIDER", "credal"],
- *     ["OAUTH_CLIENT_ID", "my-client"],
- *     ["OAUTH_CLIENT_SECRET", "my-secret"],
- *     ["OAUTH_REDIRECT_URI", "https://app.example.com/oauth/callback"],
- *     ["OAUTH_REFRESH_WINDOW", "2 minutes"]
- *   ])
+ * // The variables of `fromEnv`, and one more scope than they name.
+ * const ConfigLive = OAuthConfig.layerConfig(
+ *   Config.map(OAuthConfig.fromEnv, (options) => ({ ...options, scopes: [...(options.scopes ?? []), "offline_access"] }))
  * )
- *
- * const layer = OAuthConfig.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(env)))
- * const program = Effect.map(OAuthConfig.OAuthConfig, (config) => config.tokenEndpoint.href)
- * assert.strictEqual(Effect.runSync(Effect.provide(program, layer)), "https://app.credal.ai/api/oauth/token")
  * ```
  *
  * @since 0.1.0
@@ -482,29 +421,18 @@ export const fromEnv: Config.Config<Options> = internal.fromEnv
 export const layerConfig = (
   config: Config.Config<Options> | Config.Config.Wrap<Options> = fromEnv
 ): Layer.Layer<OAuthConfig, ConfigError.ConfigError | InvalidConfig> =>
-  Layer.effect(
-    OAuthConfig,
-    Effect.flatMap(Config.isConfig(config) ? config : Config.unwrap(config), make)
-  )
+  Layer.effect(OAuthConfig, Effect.flatMap(Config.isConfig(config) ? config : Config.unwrap(config), make))
 
-// -----------------------------------------------------------------------------
-// discovery (RFC 8414, SPEC S31): the implementation lives in `Discovery`
-// -----------------------------------------------------------------------------
+// discovery (RFC 8414, SPEC S31): the implementation and its documentation live in `Discovery`
 
 /**
  * The metadata schema, defined in `Discovery`.
  *
  * @example
  * ```ts
- * import { OAuthConfig } from "@effect-oauth/core"
- * import { Schema } from "effect"
+ * import { Discovery, OAuthConfig } from "@effect-oauth/core"
  *
- * const metadata = Schema.decodeUnknownSync(OAuthConfig.AuthorizationServerMetadata)({
- *   issuer: "https://auth.example.com",
- *   authorization_endpoint: "https://auth.example.com/authorize",
- *   token_endpoint: "https://auth.example.com/token"
- * })
- * assert.strictEqual(metadata.issuer, "https://auth.example.com")
+ * assert.strictEqual(OAuthConfig.AuthorizationServerMetadata, Discovery.AuthorizationServerMetadata)
  * ```
  *
  * @since 0.1.0
@@ -516,13 +444,9 @@ export const AuthorizationServerMetadata: typeof Discovery.AuthorizationServerMe
 /**
  * @example
  * ```ts
- * import { OAuthConfig } from "@effect-oauth/core"
+ * import type { OAuthConfig } from "@effect-oauth/core"
  *
- * const endpoints = (metadata: OAuthConfig.AuthorizationServerMetadata): ReadonlyArray<string> => [
- *   metadata.authorizationEndpoint,
- *   metadata.tokenEndpoint
- * ]
- * void endpoints
+ * const tokenEndpoint = (metadata: OAuthConfig.AuthorizationServerMetadata): string => metadata.tokenEndpoint
  * ```
  *
  * @since 0.1.0
@@ -535,17 +459,9 @@ export type AuthorizationServerMetadata = Discovery.AuthorizationServerMetadata
  *
  * @example
  * ```ts
- * import { OAuthConfig } from "@effect-oauth/core"
- * import { Effect } from "effect"
- * import { HttpClient } from "@effect/platform"
+ * import { OAuthConfig, OAuthError } from "@effect-oauth/core"
  *
- * // An issuer that is not https fails before any request is sent.
- * const never = HttpClient.make(() => Effect.die("no request expected"))
- * const error = await Effect.runPromise(
- *   Effect.flip(OAuthConfig.discover("http://auth.example.com")).pipe(Effect.provideService(HttpClient.HttpClient, never))
- * )
- * assert.ok(error instanceof OAuthConfig.DiscoveryError)
- * assert.strictEqual(error.reason, "InvalidIssuer")
+ * assert.strictEqual(OAuthConfig.DiscoveryError, OAuthError.DiscoveryError)
  * ```
  *
  * @since 0.1.0
@@ -560,10 +476,7 @@ export const DiscoveryError: typeof OAuthError.DiscoveryError = OAuthError.Disco
  *
  * const advice = (error: OAuthConfig.DiscoveryError): string =>
  *   error.reason === "NotFound" ? "configure the endpoints by hand" : error.message
- * assert.strictEqual(
- *   advice(new OAuthConfig.DiscoveryError({ issuer: "https://auth.example.com", reason: "NotFound" })),
- *   "configure the endpoints by hand"
- * )
+ * assert.strictEqual(advice(new OAuthConfig.DiscoveryError({ issuer: "https://auth.example.com", reason: "NotFound" })), "configure the endpoints by hand")
  * ```
  *
  * @since 0.1.0
@@ -574,10 +487,9 @@ export type DiscoveryError = OAuthError.DiscoveryError
 /**
  * @example
  * ```ts
- * import { OAuthConfig } from "@effect-oauth/core"
+ * import type { OAuthConfig } from "@effect-oauth/core"
  *
  * const options: OAuthConfig.DiscoverOptions = { openIdFallback: true, timeout: "10 seconds" }
- * void options
  * ```
  *
  * @since 0.1.0
@@ -591,13 +503,12 @@ export type DiscoverOptions = Discovery.DiscoverOptions
  * import { OAuthConfig } from "@effect-oauth/core"
  * import { Redacted } from "effect"
  *
- * const client: OAuthConfig.DiscoveredOptions = {
+ * // No endpoints: they come from the issuer's metadata.
+ * const ConfigLive = OAuthConfig.layerDiscovery("https://auth.example.com", {
  *   clientId: "my-client",
  *   clientSecret: Redacted.make("my-secret"),
  *   redirectUri: "https://app.example.com/oauth/callback"
- * }
- * const layer = OAuthConfig.layerDiscovery("https://auth.example.com", client)
- * void layer
+ * } satisfies OAuthConfig.DiscoveredOptions)
  * ```
  *
  * @since 0.1.0
@@ -610,10 +521,9 @@ export type DiscoveredOptions = Discovery.DiscoveredOptions
  *
  * @example
  * ```ts
- * import { OAuthConfig } from "@effect-oauth/core"
+ * import { Discovery, OAuthConfig } from "@effect-oauth/core"
  *
- * const urls = OAuthConfig.wellKnownUrls(new URL("https://auth.example.com"))
- * assert.strictEqual(urls.oauth.href, "https://auth.example.com/.well-known/oauth-authorization-server")
+ * assert.strictEqual(OAuthConfig.wellKnownUrls, Discovery.wellKnownUrls)
  * ```
  *
  * @since 0.1.0
@@ -626,30 +536,9 @@ export const wellKnownUrls: typeof Discovery.wellKnownUrls = Discovery.wellKnown
  *
  * @example
  * ```ts
- * import { OAuthConfig } from "@effect-oauth/core"
- * import { Effect } from "effect"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
+ * import { Discovery, OAuthConfig } from "@effect-oauth/core"
  *
- * // A fake authorization server that serves its RFC 8414 document.
- * const document = {
- *   issuer: "https://auth.example.com",
- *   authorization_endpoint: "https://auth.example.com/authorize",
- *   token_endpoint: "https://auth.example.com/token",
- *   token_endpoint_auth_methods_supported: ["client_secret_post"]
- * }
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(JSON.stringify(document), { status: 200, headers: { "content-type": "application/json" } })
- *     )
- *   )
- * )
- *
- * const metadata = await Effect.runPromise(
- *   OAuthConfig.discover("https://auth.example.com").pipe(Effect.provideService(HttpClient.HttpClient, server))
- * )
- * assert.deepStrictEqual(metadata.tokenEndpointAuthMethodsSupported, ["client_secret_post"])
+ * assert.strictEqual(OAuthConfig.discover, Discovery.discover)
  * ```
  *
  * @since 0.1.0
@@ -662,22 +551,9 @@ export const discover: typeof Discovery.discover = Discovery.discover
  *
  * @example
  * ```ts
- * import { OAuthConfig } from "@effect-oauth/core"
- * import { Either, Redacted, Schema } from "effect"
+ * import { Discovery, OAuthConfig } from "@effect-oauth/core"
  *
- * const metadata = Schema.decodeUnknownSync(OAuthConfig.AuthorizationServerMetadata)({
- *   issuer: "https://auth.example.com",
- *   authorization_endpoint: "https://auth.example.com/authorize",
- *   token_endpoint: "https://auth.example.com/token",
- *   token_endpoint_auth_methods_supported: ["private_key_jwt"]
- * })
- * // The server supports no client authentication method this library offers.
- * const options = OAuthConfig.fromMetadata(metadata, {
- *   clientId: "my-client",
- *   clientSecret: Redacted.make("my-secret"),
- *   redirectUri: "https://app.example.com/oauth/callback"
- * })
- * assert.ok(Either.isLeft(options) && options.left.reason === "UnsupportedAuthMethod")
+ * assert.strictEqual(OAuthConfig.fromMetadata, Discovery.fromMetadata)
  * ```
  *
  * @since 0.1.0
@@ -693,32 +569,18 @@ export const fromMetadata: typeof Discovery.fromMetadata = Discovery.fromMetadat
  * @example
  * ```ts
  * import { OAuthConfig } from "@effect-oauth/core"
+ * import { FakeAuthorizationServer } from "@effect-oauth/testing"
  * import { Effect, Layer, Redacted } from "effect"
- * import { HttpClient, HttpClientResponse } from "@effect/platform"
  *
  * // A fake authorization server that serves its RFC 8414 document.
- * const document = {
- *   issuer: "https://auth.example.com",
- *   authorization_endpoint: "https://auth.example.com/authorize",
- *   token_endpoint: "https://auth.example.com/token",
- *   token_endpoint_auth_methods_supported: ["client_secret_post"]
- * }
- * const server = HttpClient.make((request) =>
- *   Effect.succeed(
- *     HttpClientResponse.fromWeb(
- *       request,
- *       new Response(JSON.stringify(document), { status: 200, headers: { "content-type": "application/json" } })
- *     )
- *   )
- * )
- *
- * const layer = OAuthConfig.layerDiscovery("https://auth.example.com", {
+ * const ServerLive = FakeAuthorizationServer.layerWithHttpClient({ issuer: "https://auth.example.com" })
+ * const ConfigLive = OAuthConfig.layerDiscovery("https://auth.example.com", {
  *   clientId: "my-client",
  *   clientSecret: Redacted.make("my-secret"),
  *   redirectUri: "https://app.example.com/oauth/callback"
- * }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, server)))
- * const program = Effect.map(OAuthConfig.OAuthConfig, (config) => config.clientAuthMethod)
- * assert.strictEqual(await Effect.runPromise(Effect.provide(program, layer)), "client_secret_post")
+ * }).pipe(Layer.provide(ServerLive))
+ * const program = Effect.map(OAuthConfig.OAuthConfig, (config) => config.tokenEndpoint.href)
+ * assert.strictEqual(await Effect.runPromise(Effect.provide(program, ConfigLive)), "https://auth.example.com/api/oauth/token")
  * ```
  *
  * @since 0.1.0

@@ -8,10 +8,12 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as internal from "./internal/oauthError.js"
+import * as fields from "./internal/oauthErrorFields.js"
 import * as Text from "./internal/text.js"
 
 /**
- * Marks every error of this library, so that `isOAuthError` can tell them from others.
+ * Marks every error of this library, so that `isOAuthError` can tell them from others: each error class
+ * carries it as its `[TypeId]` property.
  *
  * @example
  * ```ts
@@ -59,27 +61,9 @@ export type TypeId = typeof TypeId
  */
 export class AuthorizationDenied extends Schema.TaggedError<AuthorizationDenied>(
   "@effect-oauth/core/AuthorizationDenied"
-)("AuthorizationDenied", {
-  error: Schema.String,
-  description: Schema.optional(Schema.String),
-  uri: Schema.optional(Schema.String)
-}) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.AuthorizationDenied({ error: "access_denied" })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+)("AuthorizationDenied", fields.authorizationDenied) {
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.authorizationDeniedMessage(this)
   }
@@ -103,24 +87,10 @@ export class AuthorizationDenied extends Schema.TaggedError<AuthorizationDenied>
  */
 export class StateMismatch extends Schema.TaggedError<StateMismatch>("@effect-oauth/core/StateMismatch")(
   "StateMismatch",
-  { reason: Schema.Literal("missing", "mismatch", "reused", "expired") }
+  fields.stateMismatch
 ) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.StateMismatch({ reason: "reused" })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.stateMismatchMessage(this)
   }
@@ -144,27 +114,10 @@ export class StateMismatch extends Schema.TaggedError<StateMismatch>("@effect-oa
  */
 export class IssuerMismatch extends Schema.TaggedError<IssuerMismatch>("@effect-oauth/core/IssuerMismatch")(
   "IssuerMismatch",
-  {
-    expected: Schema.String,
-    received: Schema.optional(Schema.String)
-  }
+  fields.issuerMismatch
 ) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.IssuerMismatch({ expected: "https://auth.example.com", received: "https://other.example.com" })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.issuerMismatchMessage(this)
   }
@@ -187,24 +140,10 @@ export class IssuerMismatch extends Schema.TaggedError<IssuerMismatch>("@effect-
  */
 export class InvalidCallback extends Schema.TaggedError<InvalidCallback>("@effect-oauth/core/InvalidCallback")(
   "InvalidCallback",
-  { reason: Schema.String }
+  fields.invalidCallback
 ) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.InvalidCallback({ reason: "no code parameter" })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.invalidCallbackMessage(this)
   }
@@ -228,29 +167,10 @@ export class InvalidCallback extends Schema.TaggedError<InvalidCallback>("@effec
  */
 export class ErrorResponse extends Schema.TaggedError<ErrorResponse>("@effect-oauth/core/ErrorResponse")(
   "ErrorResponse",
-  {
-    error: Schema.String,
-    description: Schema.optional(Schema.String),
-    uri: Schema.optional(Schema.String),
-    status: Schema.Number
-  }
+  fields.errorResponse
 ) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.ErrorResponse({ error: "invalid_grant", status: 400 })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.errorResponseMessage(this)
   }
@@ -274,23 +194,9 @@ export class ErrorResponse extends Schema.TaggedError<ErrorResponse>("@effect-oa
  */
 export class InvalidTokenResponse extends Schema.TaggedError<InvalidTokenResponse>(
   "@effect-oauth/core/InvalidTokenResponse"
-)("InvalidTokenResponse", { issues: Schema.Array(Schema.String) }) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.InvalidTokenResponse({ issues: ["access_token is missing"] })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+)("InvalidTokenResponse", fields.invalidTokenResponse) {
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.invalidTokenResponseMessage(this)
   }
@@ -312,28 +218,12 @@ export class InvalidTokenResponse extends Schema.TaggedError<InvalidTokenRespons
  * @since 0.1.0
  * @category errors
  */
-export class HttpError extends Schema.TaggedError<HttpError>("@effect-oauth/core/HttpError")("HttpError", {
-  endpoint: Schema.Literal("token", "revocation", "discovery", "api", "userinfo", "jwks"),
-  reason: Schema.Literal("Transport", "Timeout", "Status", "Body", "TooLarge"),
-  status: Schema.optional(Schema.Number),
-  detail: Schema.optional(Schema.String)
-}) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.HttpError({ endpoint: "token", reason: "Timeout" })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+export class HttpError extends Schema.TaggedError<HttpError>("@effect-oauth/core/HttpError")(
+  "HttpError",
+  fields.httpError
+) {
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.httpErrorMessage(this)
   }
@@ -357,32 +247,9 @@ export class HttpError extends Schema.TaggedError<HttpError>("@effect-oauth/core
  */
 export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationRequired>(
   "@effect-oauth/core/ReauthorizationRequired"
-)("ReauthorizationRequired", {
-  reason: Schema.Literal(
-    "no-refresh-token",
-    "refresh-token-expired",
-    "refresh-token-rejected",
-    "no-tokens",
-    "refresh-outcome-unknown"
-  ),
-  key: Schema.optional(Schema.String)
-}) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.ReauthorizationRequired({ reason: "no-tokens", key: "user-1" })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+)("ReauthorizationRequired", fields.reauthorizationRequired) {
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.reauthorizationRequiredMessage(this)
   }
@@ -406,26 +273,9 @@ export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationR
  */
 export class RefreshOutcomeUnknown extends Schema.TaggedError<RefreshOutcomeUnknown>(
   "@effect-oauth/core/RefreshOutcomeUnknown"
-)("RefreshOutcomeUnknown", {
-  /** `Defect`: the request was sent and then the client failed unexpectedly before it had the tokens. */
-  reason: Schema.Literal("Transport", "Timeout", "Defect")
-}) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.RefreshOutcomeUnknown({ reason: "Timeout" })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+)("RefreshOutcomeUnknown", fields.refreshOutcomeUnknown) {
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.refreshOutcomeUnknownMessage(this)
   }
@@ -449,29 +299,10 @@ export class RefreshOutcomeUnknown extends Schema.TaggedError<RefreshOutcomeUnkn
  */
 export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@effect-oauth/core/TokenStoreError")(
   "TokenStoreError",
-  {
-    operation: Schema.Literal("get", "set", "remove", "lock"),
-    reason: Schema.Literal("Unavailable", "Corrupt", "LockLost"),
-    key: Schema.optional(Schema.String),
-    detail: Schema.optional(Schema.String)
-  }
+  fields.tokenStoreError
 ) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.TokenStoreError({ operation: "get", reason: "Unavailable", key: "user-1" })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.tokenStoreErrorMessage(this)
   }
@@ -494,28 +325,10 @@ export class TokenStoreError extends Schema.TaggedError<TokenStoreError>("@effec
  */
 export class VersionConflict extends Schema.TaggedError<VersionConflict>("@effect-oauth/core/VersionConflict")(
   "VersionConflict",
-  {
-    key: Schema.String,
-    expected: Schema.NullOr(Schema.Number),
-    actual: Schema.NullOr(Schema.Number)
-  }
+  fields.versionConflict
 ) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.VersionConflict({ key: "user-1", expected: 1, actual: 2 })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.versionConflictMessage(this)
   }
@@ -538,24 +351,10 @@ export class VersionConflict extends Schema.TaggedError<VersionConflict>("@effec
  */
 export class InvalidConfig extends Schema.TaggedError<InvalidConfig>("@effect-oauth/core/InvalidConfig")(
   "InvalidConfig",
-  { field: Schema.String, reason: Schema.String }
+  fields.invalidConfig
 ) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.InvalidConfig({ field: "redirectUri", reason: "must be an absolute URL" })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.invalidConfigMessage(this)
   }
@@ -581,42 +380,10 @@ export class InvalidConfig extends Schema.TaggedError<InvalidConfig>("@effect-oa
  */
 export class DiscoveryError extends Schema.TaggedError<DiscoveryError>("@effect-oauth/core/DiscoveryError")(
   "DiscoveryError",
-  {
-    issuer: Schema.String,
-    reason: Schema.Literal(
-      "InvalidIssuer",
-      "Transport",
-      "Timeout",
-      "NotFound",
-      "Status",
-      "Body",
-      "TooLarge",
-      "InvalidMetadata",
-      "IssuerMismatch",
-      "InsecureEndpoint",
-      "UnsupportedAuthMethod"
-    ),
-    url: Schema.optional(Schema.String),
-    status: Schema.optional(Schema.Number),
-    detail: Schema.optional(Schema.String)
-  }
+  fields.discoveryError
 ) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.DiscoveryError({ issuer: "https://auth.example.com", reason: "NotFound" })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.discoveryErrorMessage(this)
   }
@@ -640,27 +407,9 @@ export class DiscoveryError extends Schema.TaggedError<DiscoveryError>("@effect-
  */
 export class PendingAuthorizationsError extends Schema.TaggedError<PendingAuthorizationsError>(
   "@effect-oauth/core/PendingAuthorizationsError"
-)("PendingAuthorizationsError", {
-  operation: Schema.Literal("put", "take", "cleanup"),
-  reason: Schema.Literal("Unavailable", "Corrupt"),
-  detail: Schema.optional(Schema.String)
-}) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.PendingAuthorizationsError({ operation: "put", reason: "Unavailable" })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+)("PendingAuthorizationsError", fields.pendingAuthorizationsError) {
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.pendingAuthorizationsErrorMessage(this)
   }
@@ -703,43 +452,10 @@ export class PendingAuthorizationsError extends Schema.TaggedError<PendingAuthor
  */
 export class InvalidIdToken extends Schema.TaggedError<InvalidIdToken>("@effect-oauth/core/InvalidIdToken")(
   "InvalidIdToken",
-  {
-    check: Schema.Literal(
-      "missing",
-      "malformed",
-      "algorithm",
-      "key",
-      "signature",
-      "issuer",
-      "audience",
-      "azp",
-      "expired",
-      "issued-at",
-      "nonce",
-      "at_hash",
-      "auth_time",
-      "subject"
-    ),
-    /** Where the ID Token came from. */
-    during: Schema.Literal("exchange", "refresh")
-  }
+  fields.invalidIdToken
 ) {
-  /**
-   * @example
-   * ```ts
-   * import { OAuthError } from "@effect-oauth/core"
-   *
-   * const error = new OAuthError.InvalidIdToken({ check: "nonce", during: "exchange" })
-   * assert.strictEqual(error[OAuthError.TypeId], OAuthError.TypeId)
-   * ```
-   *
-   * @since 0.1.0
-   */
+  /** @ignore The marker of `isOAuthError`, documented once at `TypeId`. */
   readonly [TypeId]: TypeId = TypeId
-
-  /**
-   * @since 0.1.0
-   */
   override get message(): string {
     return internal.invalidIdTokenMessage(this)
   }

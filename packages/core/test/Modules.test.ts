@@ -92,12 +92,9 @@ const maxLines = 600
  * the JSDoc (with its `@example`) of their public exports. An entry leaves once its file is split.
  */
 const oversized: Readonly<Record<string, number>> = {
-  "packages/core/src/OAuthClient.ts": 741,
-  "packages/core/src/OAuthConfig.ts": 738,
-  "packages/core/src/OAuthError.ts": 879,
   "packages/core/src/TokenStore.ts": 657,
-  "packages/node/src/NodeSignIn.ts": 778,
-  "packages/testing/src/FakeAuthorizationServer.ts": 953
+  "packages/node/src/NodeSignIn.ts": 744,
+  "packages/testing/src/FakeAuthorizationServer.ts": 927
 }
 
 describe("source files", () => {

@@ -30,7 +30,7 @@
  * @since 0.1.0
  */
 import type { OAuthClient, PendingAuthorizations, TokenSet } from "@effect-oauth/core"
-import { AccessTokens, OAuthConfig } from "@effect-oauth/core"
+import type { AccessTokens, OAuthConfig } from "@effect-oauth/core"
 import * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
@@ -45,7 +45,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
+import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/signIn.js"
 import * as SignInConfig from "./internal/signInConfig.js"
@@ -419,16 +419,7 @@ export function make<E, R>(
   OAuthConfig.InvalidConfig,
   Requirements | PendingAuthorizations.PendingAuthorizations | Scope.Scope | R
 > {
-  return Effect.gen(function*() {
-    const accessTokens = yield* AccessTokens.AccessTokens
-    const service = yield* internal.make(options)
-    const user = (key: string): User => ({
-      key,
-      accessToken: accessTokens.get(key),
-      tokens: accessTokens.tokens(key)
-    })
-    return NodeSignIn.of({ ...service, user })
-  })
+  return Effect.map(internal.make(options), NodeSignIn.of)
 }
 
 /**
@@ -544,14 +535,7 @@ export function layerConfig<E, R>(
   OAuthConfig.InvalidConfig | ConfigError.ConfigError,
   Requirements | PendingAuthorizations.PendingAuthorizations | R
 > {
-  return Layer.scoped(
-    NodeSignIn,
-    Effect.gen(function*() {
-      const cookieKeys = yield* (options.cookieKeys ?? cookieKeysConfig())
-      const origins = options.origins === undefined ? undefined : yield* options.origins
-      return yield* make({ ...options, cookieKeys, origins })
-    })
-  )
+  return Layer.scoped(NodeSignIn, Effect.map(SignInConfig.makeConfig(options), NodeSignIn.of))
 }
 
 /**
@@ -682,25 +666,7 @@ export class Authentication
  */
 export const layerAuthentication: Layer.Layer<Authentication, OAuthConfig.InvalidConfig, NodeSignIn> = Layer.effect(
   Authentication,
-  Effect.gen(function*() {
-    const signIn = yield* NodeSignIn
-    if (signIn.sessionCookie !== "oauth_session") {
-      return yield* new OAuthConfig.InvalidConfig({
-        field: "sessionCookie",
-        reason: "must be oauth_session for NodeSignIn.Authentication"
-      })
-    }
-    return Authentication.of({
-      session: (sealed) =>
-        Effect.flatMap(
-          signIn.openSession(Redacted.value(sealed)),
-          Option.match({
-            onNone: () => Effect.fail(new HttpApiError.Unauthorized()),
-            onSome: (key) => Effect.succeed(signIn.user(key))
-          })
-        )
-    })
-  })
+  Effect.flatMap(NodeSignIn, internal.authentication)
 )
 
 /**

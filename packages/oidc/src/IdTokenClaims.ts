@@ -11,9 +11,9 @@ import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
-import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Json from "./internal/json.js"
 
 const NumericDate = Schema.Number.pipe(Schema.finite())
 const Audience = Schema.Union(Schema.String, Schema.Array(Schema.String))
@@ -237,15 +237,7 @@ export const decodePayload = (jwt: string): Option.Option<Readonly<Record<string
   if (parts.length !== 3 || parts[1] === undefined) return Option.none()
   return Either.match(Encoding.decodeBase64UrlString(parts[1]), {
     onLeft: () => Option.none(),
-    onRight: (text) => {
-      let value: unknown
-      try {
-        value = JSON.parse(text)
-      } catch {
-        return Option.none()
-      }
-      return Predicate.isRecord(value) && !Array.isArray(value) ? Option.some(value) : Option.none()
-    }
+    onRight: (text) => Json.parseObject(text)
   })
 }
 

@@ -13,7 +13,7 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as internal from "./internal/fakeAuthorizationServer.js"
@@ -171,12 +171,7 @@ export interface Options {
  * @since 0.1.0
  * @category constructors
  */
-export const defaultClient: Client = {
-  clientId: "test-client",
-  clientSecret: "test-secret",
-  redirectUris: ["http://127.0.0.1:3000/callback"],
-  authMethods: ["client_secret_basic", "client_secret_post"]
-}
+export const defaultClient: Client = internalOptions.defaultClient
 
 /**
  * Credal API v1-shaped defaults.
@@ -192,28 +187,7 @@ export const defaultClient: Client = {
  * @since 0.1.0
  * @category constructors
  */
-export const defaultOptions: Options = {
-  issuer: "https://app.credal.ai",
-  authorizationPath: "/api/oauth/authorize",
-  tokenPath: "/api/oauth/token",
-  revocationPath: "/api/oauth/revoke",
-  apiBasePath: "/api/v1",
-  clients: [defaultClient],
-  codeLifetime: Duration.minutes(10),
-  accessTokenLifetime: Duration.hours(1),
-  refreshTokenLifetime: Duration.days(30),
-  rotateRefreshTokens: true,
-  reuseRevokesFamily: true,
-  refreshGraceWindow: Duration.zero,
-  requirePkce: false,
-  scopes: ["api:agent:message:*"],
-  includeScopeInResponse: false,
-  includeIssInCallback: true,
-  tokenBytes: undefined,
-  tokenResponseExtras: {},
-  defaultUser: "test-user",
-  realm: "fake-authorization-server"
-}
+export const defaultOptions: Options = internalOptions.defaultOptions
 
 /**
  * Fills the missing options with `defaultOptions`.

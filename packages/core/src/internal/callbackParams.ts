@@ -63,3 +63,12 @@ export const read = (input: unknown): Either.Either<CallbackParams, string> =>
       ? invalid(`it is longer than ${maxCallbackLength} characters`)
       : Either.right(params)
   })
+
+/** Total over any runtime value (SPEC S28, S36): a value that cannot be read, even one that throws, is a reason. */
+export const readAny = (input: unknown): Either.Either<CallbackParams, string> => {
+  try {
+    return read(input)
+  } catch {
+    return invalid("it cannot be read as callback parameters")
+  }
+}

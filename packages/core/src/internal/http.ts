@@ -22,33 +22,38 @@ export interface FormRequest {
 const secretParams = new Set(["code", "code_verifier", "refresh_token", "token", "client_secret"])
 
 /**
- * A form POST with client authentication (SPEC S10, S11): secrets only in the body or the Authorization
- * header, never in the URL.
+ * The form POSTs of one client, with its authentication (SPEC S10, S11): secrets only in the body or the
+ * Authorization header, never in the URL. Built once per client: the secret is read once and the Basic
+ * credentials are encoded once.
  */
-export const formPost = (
-  config: OAuthConfig.Resolved,
-  url: URL,
-  params: Readonly<Record<string, string>>
-): FormRequest => {
+export const makeFormPost = (
+  config: OAuthConfig.Resolved
+): (url: URL, params: Readonly<Record<string, string>>) => FormRequest => {
   const secret = Redacted.value(config.clientSecret)
-  const secrets = [secret, ...Object.entries(params).filter(([name]) => secretParams.has(name)).map(([, v]) => v)]
-  const request = HttpClientRequest.post(url)
-  if (config.clientAuthMethod === "client_secret_post") {
-    return {
-      request: HttpClientRequest.bodyUrlParams(request, {
-        ...params,
-        client_id: config.clientId,
-        client_secret: secret
-      }),
-      secrets
+  // Encoded at the first Basic request: an id or secret that cannot be form-encoded fails a request, not `make`.
+  let basic: string | undefined
+  const basicCredentials =
+    () => (basic ??= Encoding.encodeBase64(`${formEncode(config.clientId)}:${formEncode(secret)}`))
+  return (url, params) => {
+    const secrets = [secret, ...Object.entries(params).filter(([name]) => secretParams.has(name)).map(([, v]) => v)]
+    const request = HttpClientRequest.post(url)
+    if (config.clientAuthMethod === "client_secret_post") {
+      return {
+        request: HttpClientRequest.bodyUrlParams(request, {
+          ...params,
+          client_id: config.clientId,
+          client_secret: secret
+        }),
+        secrets
+      }
     }
-  }
-  const credentials = Encoding.encodeBase64(`${formEncode(config.clientId)}:${formEncode(secret)}`)
-  return {
-    request: request.pipe(
-      HttpClientRequest.setHeader("authorization", `Basic ${credentials}`),
-      HttpClientRequest.bodyUrlParams(params)
-    ),
-    secrets: [...secrets, credentials]
+    const credentials = basicCredentials()
+    return {
+      request: request.pipe(
+        HttpClientRequest.setHeader("authorization", `Basic ${credentials}`),
+        HttpClientRequest.bodyUrlParams(params)
+      ),
+      secrets: [...secrets, credentials]
+    }
   }
 }

@@ -6,6 +6,7 @@
 import { AccessTokens, OAuthClient, OAuthError, PendingAuthorization, PendingAuthorizations } from "@effect-oauth/core"
 import { OAuthConfig, TokenSet, TokenStore } from "@effect-oauth/core"
 import type * as Cookies from "@effect/platform/Cookies"
+import * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -17,7 +18,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type { Options as PublicOptions } from "../NodeSignIn.js"
+import type { Options as PublicOptions, User } from "../NodeSignIn.js"
 import * as Crypto from "./signInCrypto.js"
 import * as Pages from "./signInPages.js"
 import { maxReturnToLength, safeReturnTo } from "./signInReturnTo.js"
@@ -39,6 +40,7 @@ export interface Service {
   readonly router: HttpRouter.HttpRouter
   readonly currentKey: Effect.Effect<Option.Option<string>, never, HttpServerRequest.HttpServerRequest>
   readonly openSession: (sealed: string) => Effect.Effect<Option.Option<string>>
+  readonly user: (key: string) => User
   readonly paths: Paths
   readonly sessionCookie: string
 }
@@ -518,5 +520,34 @@ export const make = <E, R>(
       HttpRouter.get(paths.callback, callback, { uninterruptible: true }),
       HttpRouter.all(paths.logout, logout)
     )
-    return { router, currentKey, openSession, paths, sessionCookie: sessionName }
+    const user = (key: string): User => ({
+      key,
+      accessToken: accessTokens.get(key),
+      tokens: accessTokens.tokens(key)
+    })
+    return { router, currentKey, openSession, user, paths, sessionCookie: sessionName }
   })
+
+/**
+ * The handler of `NodeSignIn.Authentication` over `signIn`: the user of a valid session cookie, else
+ * `Unauthorized`. A session cookie other than `oauth_session` (the one the security scheme names) fails.
+ */
+export const authentication = (signIn: Service): Effect.Effect<
+  { readonly session: (sealed: Redacted.Redacted<string>) => Effect.Effect<User, HttpApiError.Unauthorized> },
+  OAuthConfig.InvalidConfig
+> =>
+  signIn.sessionCookie !== "oauth_session"
+    ? new OAuthConfig.InvalidConfig({
+      field: "sessionCookie",
+      reason: "must be oauth_session for NodeSignIn.Authentication"
+    })
+    : Effect.succeed({
+      session: (sealed) =>
+        Effect.flatMap(
+          signIn.openSession(Redacted.value(sealed)),
+          Option.match({
+            onNone: () => Effect.fail(new HttpApiError.Unauthorized()),
+            onSome: (key) => Effect.succeed(signIn.user(key))
+          })
+        )
+    })

@@ -1,14 +1,18 @@
 /**
- * Sign-in configuration read with `Config`: the cookie keys of `NodeSignIn.layerConfig`.
+ * Sign-in configuration read with `Config`: the cookie keys and origins of `NodeSignIn.layerConfig`.
  *
  * @internal
  */
+import type { AccessTokens, OAuthClient, OAuthConfig, PendingAuthorizations } from "@effect-oauth/core"
 import type * as Arr from "effect/Array"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
-import type { CookieKey } from "../NodeSignIn.js"
+import type * as Scope from "effect/Scope"
+import type { ConfigOptions, CookieKey } from "../NodeSignIn.js"
+import * as SignIn from "./signIn.js"
 
 /** @internal */
 export const cookieKeysConfig = (
@@ -31,4 +35,22 @@ export const cookieKeysConfig = (
     return first === undefined
       ? Either.left(ConfigError.InvalidData([name], "must hold at least one key"))
       : Either.right([first, ...rest])
+  })
+
+/** `SignIn.make` with the cookie keys (by default `OAUTH_COOKIE_KEYS`) and origins read from `Config`. */
+export const makeConfig = <E, R>(
+  options: ConfigOptions<E, R>
+): Effect.Effect<
+  SignIn.Service,
+  OAuthConfig.InvalidConfig | ConfigError.ConfigError,
+  | OAuthClient.OAuthClient
+  | AccessTokens.AccessTokens
+  | PendingAuthorizations.PendingAuthorizations
+  | Scope.Scope
+  | R
+> =>
+  Effect.gen(function*() {
+    const cookieKeys = yield* (options.cookieKeys ?? cookieKeysConfig())
+    const origins = options.origins === undefined ? undefined : yield* options.origins
+    return yield* SignIn.make({ ...options, cookieKeys, origins })
   })

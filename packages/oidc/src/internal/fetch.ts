@@ -10,9 +10,9 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
+import type * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import { parseObject } from "./json.js"
 
 /** @internal */
 export interface Failure {
@@ -25,16 +25,6 @@ export interface Document {
   readonly status: number
   /** The body as a JSON object, when it is one. */
   readonly json: Option.Option<Readonly<Record<string, unknown>>>
-}
-
-const parseObject = (text: string): Option.Option<Readonly<Record<string, unknown>>> => {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return Option.none()
-  }
-  return Predicate.isRecord(value) && !Array.isArray(value) ? Option.some(value) : Option.none()
 }
 
 /** @internal */

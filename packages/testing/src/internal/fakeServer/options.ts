@@ -1,9 +1,10 @@
 /**
- * The URLs and the metadata document of a fake server's configuration.
+ * The defaults of a fake server's configuration (Credal API v1-shaped), and its URLs and metadata document.
  *
  * @internal
  */
-import type { Endpoints, Options } from "../../FakeAuthorizationServer.js"
+import * as Duration from "effect/Duration"
+import type { Client, Endpoints, Options } from "../../FakeAuthorizationServer.js"
 
 export const endpoints = (options: Options): Endpoints => {
   const base = options.issuer.replace(/\/+$/, "")
@@ -42,4 +43,36 @@ export const metadataDocument = (options: Options): Readonly<Record<string, unkn
     scopes_supported: options.scopes,
     authorization_response_iss_parameter_supported: options.includeIssInCallback
   }
+}
+
+/** The default client of `defaultOptions`. */
+export const defaultClient: Client = {
+  clientId: "test-client",
+  clientSecret: "test-secret",
+  redirectUris: ["http://127.0.0.1:3000/callback"],
+  authMethods: ["client_secret_basic", "client_secret_post"]
+}
+
+/** Credal API v1-shaped defaults. */
+export const defaultOptions: Options = {
+  issuer: "https://app.credal.ai",
+  authorizationPath: "/api/oauth/authorize",
+  tokenPath: "/api/oauth/token",
+  revocationPath: "/api/oauth/revoke",
+  apiBasePath: "/api/v1",
+  clients: [defaultClient],
+  codeLifetime: Duration.minutes(10),
+  accessTokenLifetime: Duration.hours(1),
+  refreshTokenLifetime: Duration.days(30),
+  rotateRefreshTokens: true,
+  reuseRevokesFamily: true,
+  refreshGraceWindow: Duration.zero,
+  requirePkce: false,
+  scopes: ["api:agent:message:*"],
+  includeScopeInResponse: false,
+  includeIssInCallback: true,
+  tokenBytes: undefined,
+  tokenResponseExtras: {},
+  defaultUser: "test-user",
+  realm: "fake-authorization-server"
 }
