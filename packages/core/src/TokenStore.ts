@@ -539,10 +539,10 @@ export const make = (backend: Backend): Service => ({
 })
 
 /**
- * A lock table on Effect's `Clock`, for stores whose records live in this process. Idle keys leave
- * no state behind. Exposed for store implementations that need an in-process lock. With `renew`, a
- * fiber in the lock's scope extends the lease every lease / 3 until the scope closes (SPEC S45).
- * Leases count whole milliseconds, rounded up, and at least 3.
+ * A lock table on Effect's `Clock`, for stores whose records live in this process: waiters are served
+ * in arrival order, a release hands the lock to the first at once (S47), idle keys leave no state
+ * behind. Exposed for stores that need an in-process lock. With `renew`, a fiber in the lock's scope
+ * extends the lease every lease / 3 until the scope closes (S45). Leases: whole ms, rounded up, at least 3.
  *
  * @example
  * ```ts

@@ -10,7 +10,8 @@
  *
  * **The file.** One document holds every key:
  * `{ "format": "effect-oauth/token-store", "version": 1, "sequence": n, "records": { "<key>": { "version": n,
- * "record": "<record text>" } }, "leases": { "<key>": { "fence", "expiresAt", "pid", "host" } } }`.
+ * "record": "<record text>" } }, "leases": { "<key>": { "fence", "expiresAt", "pid", "host" } },
+ * "waiters": { "<ticket>": { "key", "expiresAt", "pid", "host" } } }` (`waiters` may be absent).
  * `sequence` is the last version or fence handed out, so versions and fences grow across keys,
  * removals and processes; a new file starts it at the current time in milliseconds, so they keep
  * growing even after the file was removed. The directory is created (0700) when missing; `~` is the
@@ -50,15 +51,19 @@
  *   time through an in-process semaphore, so they never poll for each other.
  * - The *key locks* of `lock(key, { lease })` are leases stored in the document (`leases`), taken and
  *   freed under the file mutex, with a fence from `sequence`. Keys are independent. Holding a key lock
- *   holds no file lock, so a holder can `set` and `remove` freely. Fibers of one store queue in memory
- *   (`TokenStore.makeLockTable`) and are handed the key at once on release; the one in front polls the
- *   document (plain reads, no mutex) for holders in other stores and processes, on a jittered
- *   exponential `Schedule` from 5 ms up to `pollInterval`. Leases are at most `maxLease`; with
+ *   holds no file lock, so a holder can `set` and `remove` freely. Waiters are served in arrival order
+ *   across stores and processes (S47): fibers of one store queue in memory (`TokenStore.makeLockTable`)
+ *   and are handed the key at once on release; the one in front, finding the key held, takes a ticket
+ *   in the document's waiting line (`waiters`, numbered from `sequence`) and takes the lock only when
+ *   it is free and no live ticket of the key is before its own. A waiter renews its ticket every 0.5 s;
+ *   a ticket lapses 1.5 s after its last renewal, and one of a dead process of this host counts for
+ *   nothing at once. Waiters look again when `fs.watch` reports a change of the token or lock file,
+ *   and in any case on a jittered exponential back-off from 5 ms up to `pollInterval` (the watcher may
+ *   miss events; the poll does not). Leases are at most `maxLease`; with
  *   `renew: true` the holder renews its lease every third of it while the lock's scope is open (S45).
  *   A lock dies with its holder: at the end of its lease, or at once when its holder is a dead process
  *   of this host. Releasing (at once when the scope closes; retried in the background if it fails)
- *   removes the lease only if it still has the holder's fence. Waiters of other processes are not
- *   served in arrival order: the file store has no cross-process waiting line.
+ *   removes the lease only if it still has the holder's fence.
  *
  * Reads take no lock: a rename is atomic, so a reader sees one whole document. Leases and expiry use
  * the `Clock` service, which must be the live clock: processes compare each other's leases.

@@ -16,12 +16,13 @@ import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { spawnSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { rmSync } from "node:fs"
@@ -120,6 +121,19 @@ const assertCorrupt = (error: unknown, operation: string, key: string): void => 
 const listDirectory = (fs: FileSystem.FileSystem, directory: string) =>
   Effect.orElseSucceed(fs.readDirectory(directory), (): ReadonlyArray<string> => [])
 
+/** Waits until a process with `pid` has a ticket in the token file's waiting line. */
+const waitingIn = (fs: FileSystem.FileSystem, file: string, pid: number) =>
+  Effect.gen(function*() {
+    while (true) {
+      const text = yield* Effect.orElseSucceed(fs.readFileString(file), () => "{}")
+      const waiters = Option.liftThrowable((): Record<string, { readonly pid: unknown }> =>
+        JSON.parse(text).waiters ?? {}
+      )()
+      if (Option.exists(waiters, (line) => Object.values(line).some((ticket) => ticket.pid === pid))) return
+      yield* Effect.sleep(Duration.millis(10))
+    }
+  })
+
 // --- the conformance suite, two instances on one file ---------------------------------------------
 
 /**
@@ -141,7 +155,7 @@ const suiteFile = freshFile("suite")
 TokenStoreSuite.run(
   "file store (S29)",
   NodeTokenStore.layer({ path: suiteFile }).pipe(Layer.provideMerge(platform)),
-  { shared: true, corrupt: corruptRecord(suiteFile), fair: false }
+  { shared: true, corrupt: corruptRecord(suiteFile) }
 )
 
 // --- the file store's own rules ---------------------------------------------------------------------
@@ -180,6 +194,11 @@ describe("NodeTokenStore", () => {
       ["a record entry without a version", Buffer.from(valid({ records: { k: { version: secret, record } } }))],
       ["a record version above the sequence", Buffer.from(valid({ records: { k: { version: 6, record } } }))],
       ["a lease that is not an object", Buffer.from(valid({ leases: { k: secret } }))],
+      [
+        "a waiter's ticket above the sequence",
+        Buffer.from(valid({ waiters: { "6": { key: "k", expiresAt: 1, pid: 1, host: "h" } } }))
+      ],
+      ["a waiter's ticket that is not an object", Buffer.from(valid({ waiters: { "4": secret } }))],
       [
         "invalid UTF-8",
         Buffer.concat([Buffer.from(`{"format":"${secret}`), Buffer.from([0xff, 0xfe]), Buffer.from("\"}")])
@@ -670,5 +689,85 @@ describe("NodeTokenStore", () => {
         }),
       30_000
     )
+
+    live(
+      "waiters in separate processes get the lock in the order they arrived, none overtaken (S47)",
+      () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          const file = freshFile("fair-processes")
+          const store = yield* NodeTokenStore.make({ path: file })
+          const holder = yield* Scope.make()
+          yield* Scope.extend(store.lock("k", { lease: "30 seconds" }), holder)
+          const children: Array<Children.Child> = []
+          for (let i = 0; i < 4; i++) {
+            const child = yield* Children.start("lock-waiter.mjs", [file, "k", "30"])
+            // The next one starts once this one stands in line.
+            yield* waitingIn(fs, file, child.pid).pipe(within(20_000, "a waiting process took no ticket"))
+            children.push(child)
+          }
+          yield* Scope.close(holder, Exit.void)
+          const fences = yield* Effect.forEach(children, (child) =>
+            Effect.map(child.line, (line) => {
+              assert.match(line, /^locked \d+$/)
+              return Number(line.slice("locked ".length))
+            }))
+          assert.deepStrictEqual(fences, [...fences].sort((x, y) => x - y), "a later process overtook an earlier one")
+          for (const child of children) assert.strictEqual((yield* child.ended).code, 0)
+          const document = JSON.parse(yield* fs.readFileString(file))
+          assert.deepStrictEqual(document.waiters, {}, "a ticket was left in line")
+        }),
+      60_000
+    )
+
+    live(
+      "a waiting process killed with SIGKILL does not hold the line: the waiters behind it get the lock (S47)",
+      () =>
+        Effect.gen(function*() {
+          const fs = yield* FileSystem.FileSystem
+          const file = freshFile("killed-waiter")
+          const store = yield* NodeTokenStore.make({ path: file })
+          const other = yield* NodeTokenStore.make({ path: file })
+          const holder = yield* Scope.make()
+          const first = yield* Scope.extend(store.lock("k", { lease: "30 seconds" }), holder)
+          const victim = yield* Children.start("lock-waiter.mjs", [file, "k", "30"])
+          yield* waitingIn(fs, file, victim.pid).pipe(within(20_000, "the waiting process took no ticket"))
+          const behind = yield* Effect.fork(Effect.scoped(other.lock("k", { lease: "30 seconds" })))
+          yield* Effect.sleep(Duration.millis(100))
+          assert.strictEqual((yield* victim.kill("SIGKILL")).signal, "SIGKILL")
+          yield* Scope.close(holder, Exit.void)
+          const lock = yield* Fiber.join(behind).pipe(within(10_000, "a dead waiter's ticket blocked the line"))
+          assert.isTrue(lock.fence > first.fence)
+        }),
+      30_000
+    )
   })
+
+  live(
+    "a ticket of another host that is no longer renewed holds the line only until it lapses (S47)",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const file = freshFile("lapsed-ticket")
+        const store = yield* NodeTokenStore.make({ path: file })
+        yield* store.set("k", tokens("k"))
+        const document = JSON.parse(yield* fs.readFileString(file))
+        const now = yield* Clock.currentTimeMillis
+        document.sequence += 1
+        document.waiters[String(document.sequence)] = {
+          key: "k",
+          expiresAt: now + 1000,
+          pid: 4242,
+          host: "another-host"
+        }
+        yield* fs.writeFileString(file, JSON.stringify(document))
+        yield* fs.chmod(file, 0o600)
+        const waiter = yield* Effect.fork(Effect.scoped(store.lock("k", { lease: "30 seconds" })))
+        yield* Effect.sleep(Duration.millis(300))
+        assert.isTrue(Option.isNone(yield* Fiber.poll(waiter)), "a waiter overtook one that was in line before it")
+        const lock = yield* Fiber.join(waiter).pipe(within(10_000, "a lapsed ticket kept holding the line"))
+        assert.isTrue(lock.fence > document.sequence)
+        assert.deepStrictEqual(JSON.parse(yield* fs.readFileString(file)).waiters, {}, "the lapsed ticket was kept")
+      })
+  )
 })

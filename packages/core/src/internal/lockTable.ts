@@ -1,36 +1,71 @@
 /**
  * The in-process lock table behind `TokenStore.makeLockTable`: one holder per key with a lease on
- * Effect's `Clock`, waiters woken on release, and no state left for idle keys (SPEC S20, S45).
+ * Effect's `Clock`, a line of waiters per key served in arrival order, and no state left for idle
+ * keys (SPEC S20, S45, S47).
+ *
+ * A release hands the lock to the waiter at the head of the line at once: its `Deferred` is completed
+ * with the lock, so no waiter races another for it, and a newcomer never takes a lock someone waits
+ * for. A holder whose lease ran out (it died without releasing) is replaced by the head of the line
+ * when any waiter of the key wakes at the lease's end. Every step is one synchronous `Effect.sync`,
+ * so it is atomic on the Effect runtime.
  */
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import type { Lock } from "../TokenStore.js"
 
+interface Waiter {
+  /** The lease it asked for, in whole milliseconds. */
+  readonly millis: number
+  /** Completed with the lock when it is handed over. */
+  readonly handed: Deferred.Deferred<Lock>
+  /** The lock handed to it, set in the same step that completes `handed`. */
+  lock: Lock | undefined
+}
+
 interface LockState {
   holder: { readonly fence: number; expiresAt: number } | undefined
-  readonly waiters: Set<Deferred.Deferred<void>>
+  /** In arrival order; the head is served first. */
+  readonly line: Array<Waiter>
 }
 
 export const make = Effect.gen(function*() {
   const table = new Map<string, LockState>()
   let fences = 0
 
-  const wakeAll = (state: LockState) => {
-    for (const waiter of state.waiters) Deferred.unsafeDone(waiter, Effect.void)
-    state.waiters.clear()
+  const grant = (key: string, state: LockState, millis: number, now: number): Lock => {
+    const holder = { fence: ++fences, expiresAt: now + millis }
+    state.holder = holder
+    return { key, fence: holder.fence, expiresAt: holder.expiresAt }
+  }
+
+  /**
+   * When the lock is free or its lease ran out, hands it to the head of the line; forgets the key
+   * when no one holds it and no one waits.
+   */
+  const settle = (key: string, state: LockState, now: number) => {
+    if (state.holder !== undefined && state.holder.expiresAt > now) return
+    const head = state.line.shift()
+    if (head === undefined) {
+      state.holder = undefined
+      if (table.get(key) === state) table.delete(key)
+      return
+    }
+    head.lock = grant(key, state, head.millis, now)
+    Deferred.unsafeDone(head.handed, Exit.succeed(head.lock))
   }
 
   const release = (key: string, fence: number) =>
-    Effect.sync(() => {
-      const state = table.get(key)
-      if (state === undefined || state.holder?.fence !== fence) return
-      state.holder = undefined
-      wakeAll(state)
-      table.delete(key)
-    })
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.sync(() => {
+        const state = table.get(key)
+        if (state === undefined || state.holder?.fence !== fence) return
+        state.holder = undefined
+        settle(key, state, now)
+      }))
 
   /** Extends the lease of the holder `fence`; false once it is no longer the holder. */
   const extend = (key: string, fence: number, lease: number) =>
@@ -41,19 +76,55 @@ export const make = Effect.gen(function*() {
       return true
     })
 
-  const tryTake = (key: string, lease: number, now: number, waiter: Deferred.Deferred<void>) => {
+  /** Takes a free lock no one waits for, or joins the end of the line. */
+  const arrive = (key: string, millis: number, now: number, handed: Deferred.Deferred<Lock>) => {
     let state = table.get(key)
     if (state === undefined) {
-      state = { holder: undefined, waiters: new Set() }
+      state = { holder: undefined, line: [] }
       table.set(key, state)
     }
-    if (state.holder === undefined || state.holder.expiresAt <= now) {
-      state.holder = { fence: ++fences, expiresAt: now + lease }
-      return { _tag: "Taken" as const, lock: { key, fence: state.holder.fence, expiresAt: state.holder.expiresAt } }
+    settle(key, state, now)
+    if (state.holder === undefined) {
+      table.set(key, state)
+      return { _tag: "Taken" as const, lock: grant(key, state, millis, now) }
     }
-    state.waiters.add(waiter)
-    return { _tag: "Wait" as const, until: state.holder.expiresAt, state }
+    const waiter: Waiter = { millis, handed, lock: undefined }
+    state.line.push(waiter)
+    return { _tag: "Wait" as const, waiter, state }
   }
+
+  /**
+   * Waits in line until the lock is handed over. At the end of the holder's lease (as it was when
+   * the waiter looked) the waiter wakes and settles the key: a lease that ran out goes to the head.
+   */
+  const await_ = (key: string, waiter: Waiter, state: LockState): Effect.Effect<Lock> =>
+    Effect.suspend(() => {
+      if (waiter.lock !== undefined) return Effect.succeed(waiter.lock)
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        settle(key, state, now)
+        if (waiter.lock !== undefined) return Effect.succeed(waiter.lock)
+        // Whole milliseconds, at least one: a wait that rounds to nothing would spin.
+        const until = state.holder?.expiresAt ?? now
+        return Effect.asVoid(Deferred.await(waiter.handed)).pipe(
+          Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(1, Math.ceil(until - now))))),
+          Effect.zipRight(Effect.suspend(() => await_(key, waiter, state)))
+        )
+      })
+    })
+
+  /**
+   * A waiter that stops waiting (interrupted) leaves the line; one that was handed the lock in the
+   * same moment passes it on to the next.
+   */
+  const leave = (key: string, waiter: Waiter, state: LockState) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.suspend(() => {
+        if (waiter.lock !== undefined) return release(key, waiter.lock.fence)
+        const index = state.line.indexOf(waiter)
+        if (index >= 0) state.line.splice(index, 1)
+        settle(key, state, now)
+        return Effect.void
+      }))
 
   const acquire = (
     key: string,
@@ -72,32 +143,25 @@ export const make = Effect.gen(function*() {
         )
       )
     return Effect.flatMap(Effect.scope, (scope) =>
-      // Taking the lock and registering its release happen in one uninterruptible step; the wait
-      // between attempts stays interruptible. One mask for the whole loop: a mask opened inside the
-      // loop would "restore" the uninterruptible state of the round before, so from the second wait
-      // on a waiter could not be interrupted and, woken by a release, would still sit out the
-      // holder's whole lease (the race's losing sleep could not be interrupted).
-      Effect.uninterruptibleMask((restore) => {
-        const loop: Effect.Effect<Lock> = Effect.flatMap(
-          Effect.zip(Clock.currentTimeMillis, Deferred.make<void>()),
-          ([now, waiter]) => {
-            const outcome = tryTake(key, millis, now, waiter)
-            if (outcome._tag === "Taken") {
-              const fence = outcome.lock.fence
-              const held = Effect.as(Scope.addFinalizer(scope, release(key, fence)), outcome.lock)
-              // The renewal fiber lives in the lock's scope: closing it stops the renewal, then releases.
-              return options?.renew === true ? Effect.zipLeft(held, Effect.forkIn(renewal(fence), scope)) : held
-            }
-            return restore(
-              Deferred.await(waiter).pipe(
-                Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(1, Math.ceil(outcome.until - now))))),
-                Effect.ensuring(Effect.sync(() => outcome.state.waiters.delete(waiter)))
-              )
-            ).pipe(Effect.zipRight(Effect.suspend(() => loop)))
-          }
-        )
-        return loop
-      }))
+      // Joining the line, taking the lock and registering its release happen in uninterruptible
+      // steps; only the wait in line is interruptible, and an interrupted waiter leaves the line or,
+      // handed the lock in that moment, passes it on.
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const handed = yield* Deferred.make<Lock>()
+          const outcome = arrive(key, millis, now, handed)
+          const lock = outcome._tag === "Taken" ? outcome.lock : yield* restore(
+            await_(key, outcome.waiter, outcome.state)
+          ).pipe(
+            Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : leave(key, outcome.waiter, outcome.state))
+          )
+          yield* Scope.addFinalizer(scope, release(key, lock.fence))
+          // The renewal fiber lives in the lock's scope: closing it stops the renewal, then releases.
+          if (options?.renew === true) yield* Effect.forkIn(renewal(lock.fence), scope)
+          return lock
+        })
+      ))
   }
 
   return {

@@ -10,11 +10,13 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import { homedir } from "node:os"
 import type { Options } from "../NodeTokenStore.js"
 import * as LockFile from "./lockFile.js"
 import * as TokenFile from "./tokenFile.js"
+import * as Wakeups from "./wakeups.js"
 
 type Operation = TokenStoreError["operation"]
 
@@ -53,6 +55,9 @@ export const make = (
     // The fibers of this store take the file mutex one at a time, so they never poll for each other.
     const permits = yield* Effect.makeSemaphore(1)
     const locks = yield* TokenStore.makeLockTable
+    // A waiter renews its ticket every third of this while it waits; a dead one's lapses (S47).
+    const ticketLeaseMillis = Math.min(1500, maxLeaseMillis)
+    const wakeups = Wakeups.make(fs, { directory, name: path.basename(file), storeScope })
     yield* TokenFile.removeStaleTemps(
       fs,
       path,
@@ -174,6 +179,30 @@ export const make = (
     const liveLeases = (leases: ReadonlyMap<string, TokenFile.Lease>, now: number) =>
       new Map([...leases].filter(([, lease]) => leaseEnd(lease, now) > now))
 
+    /** When a ticket stops counting: its end, but at most `maxLease` after it was first seen (S42). */
+    const ticketEnd = (number: string, ticket: TokenFile.Ticket, now: number) =>
+      leaseStaleness.expiresAt(`ticket ${number} ${ticket.pid} ${ticket.host}`, ticket.expiresAt, now)
+
+    /** The tickets that have not run out. */
+    const live = (document: TokenFile.Document, now: number) =>
+      new Map([...document.waiters].filter(([number, ticket]) => ticketEnd(number, ticket, now) > now))
+
+    /**
+     * Whether a live ticket of `key` is before `mine` (before any, when this waiter has none yet): a
+     * waiter of another process or store arrived first (S47). Tickets of dead processes of this host
+     * count for nothing.
+     */
+    const ahead = (document: Option.Option<TokenFile.Document>, key: string, mine: number | undefined, now: number) =>
+      Effect.gen(function*() {
+        if (Option.isNone(document)) return false
+        for (const [number, ticket] of document.value.waiters) {
+          if (ticket.key !== key || (mine !== undefined && Number(number) >= mine)) continue
+          if (ticketEnd(number, ticket, now) <= now) continue
+          if (!(yield* LockFile.isDead(identity, ticket))) return true
+        }
+        return false
+      })
+
     /** Until when someone holds the key's lock; `undefined` when no one does. */
     const heldUntil = (document: Option.Option<TokenFile.Document>, key: string, now: number) => {
       const lease = Option.getOrUndefined(document)?.leases.get(key)
@@ -197,7 +226,12 @@ export const make = (
             yield* checkVersion(document, key, options)
             const version = document.sequence + 1
             const records = new Map(document.records).set(key, { version, record })
-            yield* write({ sequence: version, records, leases: liveLeases(document.leases, now) }, "set", key, commit)
+            yield* write(
+              { sequence: version, records, leases: liveLeases(document.leases, now), waiters: live(document, now) },
+              "set",
+              key,
+              commit
+            )
             return version
           }))
       }
@@ -213,7 +247,12 @@ export const make = (
           const records = new Map(document.records)
           records.delete(key)
           yield* write(
-            { sequence: document.sequence, records, leases: liveLeases(document.leases, now) },
+            {
+              sequence: document.sequence,
+              records,
+              leases: liveLeases(document.leases, now),
+              waiters: live(document, now)
+            },
             "remove",
             key,
             commit
@@ -236,6 +275,7 @@ export const make = (
             leases.delete(key)
             yield* write({ ...document.value, leases }, "lock", key, commit)
           }))
+        yield* wakeups.wake
       })
 
     /**
@@ -288,18 +328,23 @@ export const make = (
         }
       })
 
-    /** Takes the key's lease if it is free; `undefined` when someone else holds it. */
+    /**
+     * Takes the key's lease if it is free and no earlier waiter is in line; `undefined` otherwise. The
+     * waiter's ticket, if it has one, leaves the line in the same write.
+     */
     const takeLease = (
       key: string,
       leaseMillis: number,
       renew: boolean,
       held: Scope.Scope,
+      ticket: number | undefined,
       commit: Effect.Effect<void, TokenStoreError>
     ) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const document = Option.getOrElse(yield* readDocument("lock", key), () => TokenFile.empty(now))
         if ((yield* heldUntil(Option.some(document), key, now)) !== undefined) return undefined
+        if (yield* ahead(Option.some(document), key, ticket, now)) return undefined
         const fence = document.sequence + 1
         const expiresAt = Math.min(now + leaseMillis, Number.MAX_SAFE_INTEGER)
         const leases = liveLeases(document.leases, now).set(key, {
@@ -308,7 +353,9 @@ export const make = (
           pid: identity.pid,
           host: identity.host
         })
-        yield* write({ sequence: fence, records: document.records, leases }, "lock", key, commit)
+        const waiters = live(document, now)
+        if (ticket !== undefined) waiters.delete(String(ticket))
+        yield* write({ sequence: fence, records: document.records, leases, waiters }, "lock", key, commit)
         // Still under the mutex's uninterruptible region: the lease is never taken without its release,
         // and its renewal stops before the release runs.
         let end = expiresAt
@@ -325,23 +372,105 @@ export const make = (
         return lock
       })
 
+    /** Joins the key's waiting line: a ticket numbered from `sequence`, renewed while it waits. */
+    const takeTicket = (key: string) =>
+      withMutex("lock", key, (commit) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const document = Option.getOrElse(yield* readDocument("lock", key), () => TokenFile.empty(now))
+          const ticket = document.sequence + 1
+          const waiters = live(document, now).set(String(ticket), {
+            key,
+            expiresAt: now + ticketLeaseMillis,
+            pid: identity.pid,
+            host: identity.host
+          })
+          yield* write(
+            { ...document, sequence: ticket, leases: liveLeases(document.leases, now), waiters },
+            "lock",
+            key,
+            commit
+          )
+          return ticket
+        }))
+
+    /** Renews the ticket while it is in line; `false` once it is not (taken, or lapsed). */
+    const renewTicket = (key: string, ticket: number) =>
+      withMutex("lock", key, (commit) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const document = yield* readDocument("lock", key)
+          const current = Option.getOrUndefined(document)?.waiters.get(String(ticket))
+          if (Option.isNone(document) || current === undefined) return false
+          const waiters = live(document.value, now).set(String(ticket), {
+            ...current,
+            expiresAt: now + ticketLeaseMillis
+          })
+          yield* write({ ...document.value, waiters }, "lock", key, commit)
+          return true
+        }))
+
+    /** Leaves the line (a waiter that was interrupted or failed). */
+    const dropTicket = (key: string, ticket: number) =>
+      Effect.gen(function*() {
+        if (!Option.getOrUndefined(yield* readDocument("lock", key))?.waiters.has(String(ticket))) return
+        yield* withMutex("lock", key, (commit) =>
+          Effect.gen(function*() {
+            const document = yield* readDocument("lock", key)
+            if (Option.isNone(document) || !document.value.waiters.has(String(ticket))) return
+            const waiters = new Map(document.value.waiters)
+            waiters.delete(String(ticket))
+            yield* write({ ...document.value, waiters }, "lock", key, commit)
+          }))
+      })
+
+    /** The wait before the next look: jittered, doubling from 5 ms up to the poll interval. */
+    const backoff = (round: number) =>
+      Effect.map(Random.nextRange(0.8, 1.2), (jitter) => Math.min(pollMillis, 5 * 2 ** Math.min(round, 20)) * jitter)
+
     const acquireLease = (key: string, leaseMillis: number, renew: boolean, held: Scope.Scope) =>
       Effect.gen(function*() {
         // Fibers of this store queue in memory and are handed the key at once on release; only the
-        // one in front polls the file for holders in other stores and processes.
+        // one in front stands in the key's waiting line in the file, for other stores and processes.
         yield* Scope.extend(locks.acquire(key, renew ? Duration.infinity : Duration.millis(leaseMillis)), held)
-        const attempt = Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          const until = yield* heldUntil(yield* readDocument("lock", key), key, now)
-          const lock = until === undefined
-            ? yield* withMutex("lock", key, (commit) => takeLease(key, leaseMillis, renew, held, commit))
-            : undefined
-          return lock === undefined ? yield* new LockFile.Busy() : lock
-        })
-        return yield* Effect.retry(attempt, {
-          schedule: LockFile.pollSchedule(5, pollMillis),
-          while: (error) => error._tag === "Busy"
-        }).pipe(Effect.catchTag("Busy", () => Effect.dieMessage("the key lock poll ended while it was held")))
+        return yield* Effect.scoped(Effect.gen(function*() {
+          let ticket: number | undefined = undefined
+          let round = 0
+          while (true) {
+            const seen = yield* wakeups.seen
+            const now = yield* Clock.currentTimeMillis
+            const document = yield* readDocument("lock", key)
+            const free = (yield* heldUntil(document, key, now)) === undefined &&
+              !(yield* ahead(document, key, ticket, now))
+            const lock = free
+              ? yield* withMutex("lock", key, (commit) => takeLease(key, leaseMillis, renew, held, ticket, commit))
+              : undefined
+            if (lock !== undefined) return lock
+            if (ticket === undefined) {
+              // Busy: take a place in line, held until the lock is taken or the wait ends.
+              yield* wakeups.watching
+              const number = yield* Effect.uninterruptible(
+                Effect.tap(
+                  takeTicket(key),
+                  (number) => Effect.addFinalizer(() => Effect.ignore(dropTicket(key, number)))
+                )
+              )
+              ticket = number
+              // A failed renewal is tried again next round; a ticket no longer in line is not put back.
+              yield* Effect.forkScoped(Effect.interruptible(
+                Effect.repeat(
+                  Effect.zipRight(
+                    Effect.sleep(Duration.millis(Math.floor(ticketLeaseMillis / 3))),
+                    Effect.orElseSucceed(renewTicket(key, number), () => true)
+                  ),
+                  { while: (inLine) => inLine }
+                )
+              ))
+              continue
+            }
+            yield* wakeups.pause(seen, yield* backoff(round++))
+          }
+        }))
       })
 
     const lock = Effect.fn("NodeTokenStore.lock")(

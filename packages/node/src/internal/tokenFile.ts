@@ -28,6 +28,18 @@ export interface Lease {
 }
 
 /**
+ * A place in the waiting line of a key's lock (S47): the ticket number (the map's key) comes from
+ * `sequence`, so lower is earlier. The waiter renews `expiresAt` while it waits; a ticket that was not
+ * renewed, or whose process died, no longer holds anyone back.
+ */
+export interface Ticket {
+  readonly key: string
+  readonly expiresAt: number
+  readonly pid: number
+  readonly host: string
+}
+
+/**
  * The whole token file. `sequence` is the last version or fence handed out: every write of a record
  * and every lock takes the next number, so versions and fences grow across keys, removals and
  * processes. A new file starts its sequence at the current time in milliseconds, so they keep
@@ -37,13 +49,20 @@ export interface Document {
   readonly sequence: number
   readonly records: ReadonlyMap<string, Entry>
   readonly leases: ReadonlyMap<string, Lease>
+  /** The waiting lines of every key, by ticket number (a decimal string). */
+  readonly waiters: ReadonlyMap<string, Ticket>
 }
 
 /** The token file cannot be read as a document; `why` names the problem, never the content. */
 export class CorruptDocument extends Data.TaggedError("CorruptDocument")<{ readonly why: string }> {}
 
 /** An empty document whose sequence starts at `now`. */
-export const empty = (now: number): Document => ({ sequence: Math.floor(now), records: new Map(), leases: new Map() })
+export const empty = (now: number): Document => ({
+  sequence: Math.floor(now),
+  records: new Map(),
+  leases: new Map(),
+  waiters: new Map()
+})
 
 const isObject = (value: unknown): value is Readonly<Record<string, unknown>> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
@@ -81,6 +100,12 @@ const readLease = (entry: Readonly<Record<string, unknown>>): Lease | undefined 
     ? { fence: entry.fence, expiresAt: entry.expiresAt, pid: entry.pid, host: entry.host }
     : undefined
 
+const readTicket = (entry: Readonly<Record<string, unknown>>): Ticket | undefined =>
+  typeof entry.key === "string" && typeof entry.expiresAt === "number" && Number.isFinite(entry.expiresAt) &&
+    isCount(entry.pid) && entry.pid > 0 && typeof entry.host === "string"
+    ? { key: entry.key, expiresAt: entry.expiresAt, pid: entry.pid, host: entry.host }
+    : undefined
+
 /** Validates a parsed document. */
 export const fromJson = (json: unknown): Document | string => {
   if (!isObject(json) || json.format !== format) return "not an effect-oauth token store file"
@@ -98,7 +123,13 @@ export const fromJson = (json: unknown): Document | string => {
   for (const lease of leases.values()) {
     if (lease.fence > json.sequence) return "a lock fence is above the sequence"
   }
-  return { sequence: json.sequence, records, leases }
+  // Files written before waiting lines existed have none.
+  const waiters = json.waiters === undefined ? new Map<string, Ticket>() : readMap(json.waiters, "waiters", readTicket)
+  if (typeof waiters === "string") return waiters
+  for (const ticket of waiters.keys()) {
+    if (!/^[1-9][0-9]{0,15}$/.test(ticket) || Number(ticket) > json.sequence) return "a waiter's ticket is invalid"
+  }
+  return { sequence: json.sequence, records, leases, waiters }
 }
 
 /** The file text of a document. */
@@ -109,7 +140,8 @@ export const toText = (document: Document): string =>
       version: 1,
       sequence: document.sequence,
       records: Object.fromEntries(document.records),
-      leases: Object.fromEntries(document.leases)
+      leases: Object.fromEntries(document.leases),
+      waiters: Object.fromEntries(document.waiters)
     },
     null,
     2
