@@ -37,13 +37,8 @@ import * as TokenSet from "./TokenSet.js"
  *
  * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
  * const tokens = new TokenSet.TokenSet({
- *   accessToken: Redacted.make("at-1"),
- *   tokenType: "Bearer",
- *   refreshToken: Option.some(Redacted.make("rt-1")),
- *   expiresAt: DateTime.add(now, { hours: 1 }),
- *   refreshExpiresAt: Option.none(),
- *   issuedAt: now,
- *   scopes: ["read"]
+ *   accessToken: Redacted.make("at-1"), tokenType: "Bearer", refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }), refreshExpiresAt: Option.none(), issuedAt: now, scopes: ["read"]
  * })
  *
  * const program = Effect.gen(function*() {
@@ -75,13 +70,8 @@ export interface Versioned {
  *
  * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
  * const tokens = new TokenSet.TokenSet({
- *   accessToken: Redacted.make("at-1"),
- *   tokenType: "Bearer",
- *   refreshToken: Option.some(Redacted.make("rt-1")),
- *   expiresAt: DateTime.add(now, { hours: 1 }),
- *   refreshExpiresAt: Option.none(),
- *   issuedAt: now,
- *   scopes: ["read"]
+ *   accessToken: Redacted.make("at-1"), tokenType: "Bearer", refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }), refreshExpiresAt: Option.none(), issuedAt: now, scopes: ["read"]
  * })
  *
  * const program = Effect.gen(function*() {
@@ -113,13 +103,8 @@ export interface WriteOptions {
  *
  * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
  * const tokens = new TokenSet.TokenSet({
- *   accessToken: Redacted.make("at-1"),
- *   tokenType: "Bearer",
- *   refreshToken: Option.some(Redacted.make("rt-1")),
- *   expiresAt: DateTime.add(now, { hours: 1 }),
- *   refreshExpiresAt: Option.none(),
- *   issuedAt: now,
- *   scopes: ["read"]
+ *   accessToken: Redacted.make("at-1"), tokenType: "Bearer", refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }), refreshExpiresAt: Option.none(), issuedAt: now, scopes: ["read"]
  * })
  *
  * const program = Effect.gen(function*() {
@@ -205,13 +190,8 @@ export interface Lock {
  *
  * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
  * const tokens = new TokenSet.TokenSet({
- *   accessToken: Redacted.make("at-1"),
- *   tokenType: "Bearer",
- *   refreshToken: Option.some(Redacted.make("rt-1")),
- *   expiresAt: DateTime.add(now, { hours: 1 }),
- *   refreshExpiresAt: Option.none(),
- *   issuedAt: now,
- *   scopes: ["read"]
+ *   accessToken: Redacted.make("at-1"), tokenType: "Bearer", refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }), refreshExpiresAt: Option.none(), issuedAt: now, scopes: ["read"]
  * })
  *
  * const program = Effect.gen(function*() {
@@ -281,13 +261,8 @@ export interface Backend {
  *
  * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
  * const tokens = new TokenSet.TokenSet({
- *   accessToken: Redacted.make("at-1"),
- *   tokenType: "Bearer",
- *   refreshToken: Option.some(Redacted.make("rt-1")),
- *   expiresAt: DateTime.add(now, { hours: 1 }),
- *   refreshExpiresAt: Option.none(),
- *   issuedAt: now,
- *   scopes: ["read"]
+ *   accessToken: Redacted.make("at-1"), tokenType: "Bearer", refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }), refreshExpiresAt: Option.none(), issuedAt: now, scopes: ["read"]
  * })
  *
  * const program = Effect.gen(function*() {
@@ -368,13 +343,8 @@ const unencodable = (key: string | undefined) =>
  *
  * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
  * const tokens = new TokenSet.TokenSet({
- *   accessToken: Redacted.make("at-1"),
- *   tokenType: "Bearer",
- *   refreshToken: Option.some(Redacted.make("rt-1")),
- *   expiresAt: DateTime.add(now, { hours: 1 }),
- *   refreshExpiresAt: Option.none(),
- *   issuedAt: now,
- *   scopes: ["read"]
+ *   accessToken: Redacted.make("at-1"), tokenType: "Bearer", refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }), refreshExpiresAt: Option.none(), issuedAt: now, scopes: ["read"]
  * })
  *
  * const text = await Effect.runPromise(TokenStore.encodeText("user-1", tokens, now))
@@ -407,13 +377,8 @@ export const encodeText = (
  *
  * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
  * const tokens = new TokenSet.TokenSet({
- *   accessToken: Redacted.make("at-1"),
- *   tokenType: "Bearer",
- *   refreshToken: Option.some(Redacted.make("rt-1")),
- *   expiresAt: DateTime.add(now, { hours: 1 }),
- *   refreshExpiresAt: Option.none(),
- *   issuedAt: now,
- *   scopes: ["read"]
+ *   accessToken: Redacted.make("at-1"), tokenType: "Bearer", refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }), refreshExpiresAt: Option.none(), issuedAt: now, scopes: ["read"]
  * })
  *
  * const text = await Effect.runPromise(TokenStore.encodeText("user-1", tokens))
@@ -447,13 +412,8 @@ export const decodeText = (
  *
  * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
  * const tokens = new TokenSet.TokenSet({
- *   accessToken: Redacted.make("at-1"),
- *   tokenType: "Bearer",
- *   refreshToken: Option.some(Redacted.make("rt-1")),
- *   expiresAt: DateTime.add(now, { hours: 1 }),
- *   refreshExpiresAt: Option.none(),
- *   issuedAt: now,
- *   scopes: ["read"]
+ *   accessToken: Redacted.make("at-1"), tokenType: "Bearer", refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }), refreshExpiresAt: Option.none(), issuedAt: now, scopes: ["read"]
  * })
  *
  * const text = await Effect.runPromise(TokenStore.encodeRecord(tokens))
@@ -497,13 +457,8 @@ export const decodeRecord = (key: string, text: string): Effect.Effect<TokenSet.
  *
  * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
  * const tokens = new TokenSet.TokenSet({
- *   accessToken: Redacted.make("at-1"),
- *   tokenType: "Bearer",
- *   refreshToken: Option.some(Redacted.make("rt-1")),
- *   expiresAt: DateTime.add(now, { hours: 1 }),
- *   refreshExpiresAt: Option.none(),
- *   issuedAt: now,
- *   scopes: ["read"]
+ *   accessToken: Redacted.make("at-1"), tokenType: "Bearer", refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }), refreshExpiresAt: Option.none(), issuedAt: now, scopes: ["read"]
  * })
  *
  * const program = Effect.gen(function*() {
@@ -539,10 +494,9 @@ export const make = (backend: Backend): Service => ({
 })
 
 /**
- * A lock table on Effect's `Clock`, for stores whose records live in this process: waiters are served
- * in arrival order, a release hands the lock to the first at once (S47), idle keys leave no state
- * behind. Exposed for stores that need an in-process lock. With `renew`, a fiber in the lock's scope
- * extends the lease every lease / 3 until the scope closes (S45). Leases: whole ms, rounded up, at least 3.
+ * An in-process lock table on Effect's `Clock`: waiters are served in arrival order, a release hands
+ * the lock to the first at once (S47), idle keys leave no state behind. With `renew`, a fiber in the
+ * lock's scope extends the lease every lease / 3 until it closes (S45). Leases: whole ms, at least 3.
  *
  * @example
  * ```ts
@@ -605,13 +559,8 @@ export const makeMemoryBackend: Effect.Effect<Backend> = MemoryBackend.make((key
  *
  * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
  * const tokens = new TokenSet.TokenSet({
- *   accessToken: Redacted.make("at-1"),
- *   tokenType: "Bearer",
- *   refreshToken: Option.some(Redacted.make("rt-1")),
- *   expiresAt: DateTime.add(now, { hours: 1 }),
- *   refreshExpiresAt: Option.none(),
- *   issuedAt: now,
- *   scopes: ["read"]
+ *   accessToken: Redacted.make("at-1"), tokenType: "Bearer", refreshToken: Option.some(Redacted.make("rt-1")),
+ *   expiresAt: DateTime.add(now, { hours: 1 }), refreshExpiresAt: Option.none(), issuedAt: now, scopes: ["read"]
  * })
  *
  * const program = Effect.gen(function*() {
@@ -630,25 +579,12 @@ export const makeMemory: Effect.Effect<Service> = Effect.map(makeMemoryBackend, 
 /**
  * @example
  * ```ts
- * import { TokenSet, TokenStore } from "@effect-oauth/core"
- * import { DateTime, Effect, Option, Redacted } from "effect"
+ * import { TokenStore } from "@effect-oauth/core"
+ * import { Effect, Option } from "effect"
  *
- * const now = DateTime.unsafeMake("2026-01-01T12:00:00.000Z")
- * const tokens = new TokenSet.TokenSet({
- *   accessToken: Redacted.make("at-1"),
- *   tokenType: "Bearer",
- *   refreshToken: Option.some(Redacted.make("rt-1")),
- *   expiresAt: DateTime.add(now, { hours: 1 }),
- *   refreshExpiresAt: Option.none(),
- *   issuedAt: now,
- *   scopes: ["read"]
- * })
- *
- * const program = Effect.gen(function*() {
- *   const store = yield* TokenStore.TokenStore
- *   return yield* store.set("user-1", tokens)
- * })
- * assert.strictEqual(await Effect.runPromise(Effect.provide(program, TokenStore.layerMemory)), 1)
+ * // A program that reads the store; the memory layer provides one for tests and single processes.
+ * const program = Effect.flatMap(TokenStore.TokenStore, (store) => store.get("user-1"))
+ * assert.ok(Option.isNone(await Effect.runPromise(Effect.provide(program, TokenStore.layerMemory))))
  * ```
  *
  * @since 0.1.0

@@ -92,7 +92,6 @@ const maxLines = 600
  * the JSDoc (with its `@example`) of their public exports. An entry leaves once its file is split.
  */
 const oversized: Readonly<Record<string, number>> = {
-  "packages/core/src/TokenStore.ts": 657,
   "packages/node/src/NodeSignIn.ts": 744,
   "packages/testing/src/FakeAuthorizationServer.ts": 927
 }
