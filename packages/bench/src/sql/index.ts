@@ -1,5 +1,5 @@
 /**
- * `pnpm bench` (after core's): N = 1, 2, 4, 8 worker processes (`test/fixtures/worker.mjs`) make
+ * `pnpm bench` (after core's): N = 1, 2, 4, 8 worker processes (`packages/sql/test/fixtures/worker.mjs`) make
  * authorized calls for 3 users against the fake authorization server over HTTP, with 3-second access
  * tokens refreshed 1.5 s before expiry and rotated on every use.
  *
@@ -13,6 +13,11 @@
  *
  * PostgreSQL: OAUTH_TEST_PG_URL if set, else a throwaway cluster as in the tests (fsync off). Exits 1
  * only when a correctness check fails, never because of a speed.
+ *
+ * The worker processes and the cluster are the sql package's multi-process test helpers
+ * (`packages/sql/test/workers.ts`, `test/setup/postgres.ts`, free of vitest), imported as `tsc -b`
+ * compiles them (`packages/sql/build/test/`, a referenced project), so the tests and the bench run the
+ * same workers.
  */
 import { TokenSet } from "@effect-oauth/core"
 import * as NodeOAuth from "@effect-oauth/node/NodeOAuth"
@@ -29,7 +34,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { startPostgres } from "../test/setup/postgres.js"
+import { startPostgres } from "../../../sql/build/test/setup/postgres.js"
 import {
   clientConfig,
   missingDist,
@@ -37,7 +42,7 @@ import {
   signInUsers,
   type WorkerConfig,
   type WorkerExit
-} from "../test/workers.js"
+} from "../../../sql/build/test/workers.js"
 import { handover } from "./handover.js"
 
 const lifetimeMillis = 3_000
