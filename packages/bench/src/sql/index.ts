@@ -10,6 +10,8 @@
  *   baseline for the shared store's.
  *
  * - Lock hand-over per store (`handover.ts`): the holder's write → the waiting instance's token.
+ * - Callers' latency across a refresh with 4 processes, and the cross-process wake-up at true expiry,
+ *   on PostgreSQL and SQLite (`crossProcessLatency.ts`).
  *
  * PostgreSQL: OAUTH_TEST_PG_URL if set, else a throwaway cluster as in the tests (fsync off). Exits 1
  * only when a correctness check fails, never because of a speed.
@@ -43,6 +45,7 @@ import {
   type WorkerConfig,
   type WorkerExit
 } from "../../../sql/build/test/workers.js"
+import { crossProcessLatency } from "./crossProcessLatency.js"
 import { handover } from "./handover.js"
 
 const lifetimeMillis = 3_000
@@ -227,9 +230,12 @@ const main = Effect.gen(function*() {
   yield* Effect.sync(() => console.error("running: lock hand-over per store…"))
   const handoverTable = yield* handover(pg.url)
   yield* Effect.sync(() => console.log(handoverTable))
+  yield* Effect.sync(() => console.error("running: callers' latency across a refresh, 4 processes…"))
+  const latency = yield* crossProcessLatency(pg.url)
+  yield* Effect.sync(() => console.log(`\n${latency.table}\n`))
   const rows: Array<Row> = []
   const notes: Array<string> = []
-  const failures: Array<string> = []
+  const failures: Array<string> = [...latency.failures]
   for (const n of processes) {
     yield* Effect.sync(() => console.error(`running: ${n} process(es), shared PostgreSQL store…`))
     const result = yield* shared(pg.url, n)
