@@ -231,6 +231,8 @@ const measure = (name: string, spec: StoreSpec) =>
     // The wake-up: per round, the one worker that wrote the key is the holder; the others, which asked
     // before its write, waited for it.
     const wakeUps: Array<number> = []
+    /** The same figures by place in line: the first waiter to get the token, the second, the third. */
+    const byPlace: Array<Array<number>> = []
     let skipped = 0
     for (const key of expiredKeys) {
       const seen = reports.flatMap((report) => report.rounds.filter((round) => round.key === key))
@@ -243,11 +245,13 @@ const measure = (name: string, spec: StoreSpec) =>
         failures.push(`${name}: ${holders.length} workers wrote ${key} (one holder expected)`)
         continue
       }
-      for (const round of seen) {
-        if (round === holder) continue
-        if (round.calledAt < holder.wroteAt) wakeUps.push(round.tokenAt - holder.wroteAt)
-        else skipped++
-      }
+      const wroteAt = holder.wroteAt
+      const waiters = seen.filter((round) => round !== holder && round.calledAt < wroteAt)
+        .map((round) => round.tokenAt - wroteAt)
+        .sort((x, y) => x - y)
+      skipped += seen.length - 1 - waiters.length
+      wakeUps.push(...waiters)
+      waiters.forEach((ms, place) => (byPlace[place] ??= []).push(ms))
     }
     const answeredNew = reports.reduce((sum, report) => sum + (report.tokens[fresh] ?? 0), 0)
     return {
@@ -260,6 +264,7 @@ const measure = (name: string, spec: StoreSpec) =>
       reused: counters.reusedRefreshTokens,
       wakeUp: { ...summary(wakeUps), p95: quantile([...wakeUps].sort((a, b) => a - b), 0.95) },
       skipped,
+      byPlace: byPlace.map((samples) => summary(samples).p50),
       failures
     }
   }).pipe(
@@ -319,6 +324,11 @@ export const crossProcessLatency = (pgUrl: string) =>
         result.skipped > 0 ? ` (${result.skipped} arrived after the write, not counted)` : ""
       }`
     )
+    const placeLines = results.map((result) =>
+      `${result.name.padEnd(11)} p50 by place in line: ${
+        result.byPlace.map((p50, place) => `${place + 1}. ${p50.toFixed(1)} ms`).join(", ")
+      }`
+    )
     const lines = [
       `callers' latency across a refresh, ${processes} processes: token endpoint ${
         Duration.toMillis(delay)
@@ -331,7 +341,8 @@ export const crossProcessLatency = (pgUrl: string) =>
         processes - 1
       } waiters`,
       "store       p50 ms  p95 ms  max ms  waiters  target (as the store-level hand-over)",
-      ...wakeUpLines
+      ...wakeUpLines,
+      ...placeLines
     ]
     return { table: lines.join("\n"), failures: results.flatMap((result) => result.failures) }
   })
