@@ -9,8 +9,8 @@
  *   report <json>   what was measured (`LatencyWorkerReport`), after the run
  * and on stdin: `go <json>` (`LatencyWorkerGo`): when to start the callers and each true-expiry round.
  *
- * 1. Callers across a refresh: from `startAt`, one `get` of the due key forked every millisecond for
- *    `callers` milliseconds; each caller's latency. The key's tokens become due (inside the refresh
+ * 1. Callers across a refresh: from `startAt`, one `get` of the due key arriving every millisecond for
+ *    `callers` milliseconds; each caller's latency from its start and from its scheduled arrival. The key's tokens become due (inside the refresh
  *    window, valid for longer than `minValidity`) at `startAt`, so the first caller starts a background
  *    refresh and every caller should be answered from the cache.
  * 2. True expiry: at each round's instant, one `get` of that round's key, whose stored tokens have
@@ -29,6 +29,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { createHash } from "node:crypto"
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import type { ClientConfig } from "../../../sql/build/test/workers.js"
 
 /** The configuration of one worker. */
@@ -73,8 +74,12 @@ export interface ExpiryRound {
 /** What a worker prints at the end. */
 export interface LatencyWorkerReport {
   readonly id: number
-  /** Every caller's latency, ms, in the order they started. */
+  /** Every caller's latency from its start, ms, in the order they started. */
   readonly latencies: ReadonlyArray<number>
+  /** Every caller's latency from its scheduled arrival (one per millisecond from the start), ms. */
+  readonly fromArrival: ReadonlyArray<number>
+  /** The longest the event loop was blocked while the callers ran, ms (`monitorEventLoopDelay`). */
+  readonly loopDelayMax: number
   /** The access tokens the callers got (fingerprints), with counts. */
   readonly tokens: Readonly<Record<string, number>>
   /** The due key's token once this process's background refresh (its own or adopted) settled. */
@@ -160,21 +165,32 @@ const program = Effect.gen(function*() {
   yield* sleepUntil(go.startAt)
 
   const seen: Record<string, number> = {}
-  const caller = Effect.suspend(() => {
-    const started = performance.now()
-    return Effect.map(tokens.get(config.dueKey), (accessToken) => {
-      const latency = performance.now() - started
-      const token = fingerprint(accessToken)
-      seen[token] = (seen[token] ?? 0) + 1
-      return latency
+  // Caller i arrives at `first + i` ms. Its latency is measured from its start, as in the one-process
+  // bench, and from its arrival: a caller due while the event loop was blocked starts late, and only
+  // the second figure shows what it waited.
+  const first = performance.now()
+  const caller = (arrival: number) =>
+    Effect.suspend(() => {
+      const started = performance.now()
+      return Effect.map(tokens.get(config.dueKey), (accessToken) => {
+        const answered = performance.now()
+        const token = fingerprint(accessToken)
+        seen[token] = (seen[token] ?? 0) + 1
+        return [answered - started, answered - arrival] as const
+      })
     })
-  })
-  const fibers: Array<Fiber.RuntimeFiber<number, AccessTokens.GetError>> = []
+  // What the callers' latency cannot be below: the time this process's event loop was not running them.
+  const loop = monitorEventLoopDelay({ resolution: 1 })
+  loop.enable()
+  const fibers: Array<Fiber.RuntimeFiber<readonly [number, number], AccessTokens.GetError>> = []
   for (let i = 0; i < config.callers; i++) {
-    fibers.push(yield* Effect.fork(caller))
-    yield* Effect.sleep(Duration.millis(1))
+    const arrival = first + i
+    const ahead = arrival - performance.now()
+    if (ahead > 0) yield* Effect.sleep(Duration.millis(ahead))
+    fibers.push(yield* Effect.fork(caller(arrival)))
   }
-  const latencies = yield* Fiber.joinAll(fibers)
+  const answers = yield* Fiber.joinAll(fibers)
+  loop.disable()
 
   // The background refresh this process started has settled once `get` answers a new token.
   let settled = initial
@@ -195,7 +211,9 @@ const program = Effect.gen(function*() {
 
   const report: LatencyWorkerReport = {
     id: config.id,
-    latencies: latencies.map((ms) => Math.round(ms * 1000) / 1000),
+    latencies: answers.map(([ms]) => Math.round(ms * 1000) / 1000),
+    fromArrival: answers.map(([, ms]) => Math.round(ms * 1000) / 1000),
+    loopDelayMax: loop.max / 1e6,
     tokens: seen,
     settled,
     rounds
