@@ -341,7 +341,9 @@ export const crossProcessLatency = (pgUrl: string) =>
         result.byPlace.map((p50, place) => `${place + 1}. ${p50.toFixed(1)} ms`).join(", ")
       }`
     )
+    const load = os.loadavg().map((value) => value.toFixed(2)).join(" ")
     const lines = [
+      `load average at the end ${load} (${new Date().toISOString()})`,
       `callers' latency across a refresh, ${processes} processes: token endpoint ${
         Duration.toMillis(delay)
       } ms, one get per ms for ${callers} ms in each process, tokens due but valid (background refresh)`,
