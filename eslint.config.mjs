@@ -49,7 +49,7 @@ export default tseslint.config(
     }
   },
   {
-    files: ["examples/**/*.ts", ".ci/**/*.mjs", "packages/*/bench/**/*.ts"],
+    files: ["examples/**/*.ts", ".ci/**/*.mjs", "packages/bench/src/**/*.ts"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
     rules: { "no-console": "off" }
   }

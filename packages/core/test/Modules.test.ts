@@ -75,9 +75,11 @@ const sources = (dir: string): ReadonlyArray<string> =>
     })
     : []
 
-const librarySources = Fs.readdirSync(Path.join(repository, "packages")).flatMap((pkg) =>
-  sources(Path.join(repository, "packages", pkg, "src"))
+/** The library packages: every package but the private ones (the benchmarks' `packages/bench`). */
+const libraryPackages = Fs.readdirSync(Path.join(repository, "packages")).filter((pkg) =>
+  JSON.parse(Fs.readFileSync(Path.join(repository, "packages", pkg, "package.json"), "utf8")).private !== true
 )
+const librarySources = libraryPackages.flatMap((pkg) => sources(Path.join(repository, "packages", pkg, "src")))
 const exampleSources = Fs.readdirSync(Path.join(repository, "examples")).flatMap((example) =>
   sources(Path.join(repository, "examples", example, "src"))
 )

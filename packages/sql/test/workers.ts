@@ -18,7 +18,7 @@ import { existsSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
-/** The sql package's directory, from the source (`test/`) or the compiled bench (`build/test/`). */
+/** The sql package's directory, from the source (`test/`) or compiled (`build/test/`, which the bench imports). */
 export const packageRoot = fileURLToPath(
   new URL(import.meta.url.includes("/build/test/") ? "../../" : "../", import.meta.url)
 )

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench` (after core's): N = 1, 2, 4, 8 worker processes (`test/fixtures/worker.mjs`) make
+ * `pnpm bench` (after core's): N = 1, 2, 4, 8 worker processes (`packages/sql/test/fixtures/worker.mjs`) make
  * authorized calls for 3 users against the fake authorization server over HTTP, with 3-second access
  * tokens refreshed 1.5 s before expiry and rotated on every use.
  *
@@ -10,9 +10,16 @@
  *   baseline for the shared store's.
  *
  * - Lock hand-over per store (`handover.ts`): the holder's write → the waiting instance's token.
+ * - Callers' latency across a refresh with 4 processes, and the cross-process wake-up at true expiry,
+ *   on PostgreSQL and SQLite (`crossProcessLatency.ts`).
  *
  * PostgreSQL: OAUTH_TEST_PG_URL if set, else a throwaway cluster as in the tests (fsync off). Exits 1
  * only when a correctness check fails, never because of a speed.
+ *
+ * The worker processes and the cluster are the sql package's multi-process test helpers
+ * (`packages/sql/test/workers.ts`, `test/setup/postgres.ts`, free of vitest), imported as `tsc -b`
+ * compiles them (`packages/sql/build/test/`, a referenced project), so the tests and the bench run the
+ * same workers.
  */
 import { TokenSet } from "@effect-oauth/core"
 import * as NodeOAuth from "@effect-oauth/node/NodeOAuth"
@@ -29,7 +36,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { startPostgres } from "../test/setup/postgres.js"
+import { startPostgres } from "../../../sql/build/test/setup/postgres.js"
 import {
   clientConfig,
   missingDist,
@@ -37,7 +44,8 @@ import {
   signInUsers,
   type WorkerConfig,
   type WorkerExit
-} from "../test/workers.js"
+} from "../../../sql/build/test/workers.js"
+import { crossProcessLatency } from "./crossProcessLatency.js"
 import { handover } from "./handover.js"
 
 const lifetimeMillis = 3_000
@@ -222,9 +230,12 @@ const main = Effect.gen(function*() {
   yield* Effect.sync(() => console.error("running: lock hand-over per store…"))
   const handoverTable = yield* handover(pg.url)
   yield* Effect.sync(() => console.log(handoverTable))
+  yield* Effect.sync(() => console.error("running: callers' latency across a refresh, 4 processes…"))
+  const latency = yield* crossProcessLatency(pg.url)
+  yield* Effect.sync(() => console.log(`\n${latency.table}\n`))
   const rows: Array<Row> = []
   const notes: Array<string> = []
-  const failures: Array<string> = []
+  const failures: Array<string> = [...latency.failures]
   for (const n of processes) {
     yield* Effect.sync(() => console.error(`running: ${n} process(es), shared PostgreSQL store…`))
     const result = yield* shared(pg.url, n)
