@@ -5,7 +5,7 @@
  * prints, so `pnpm demo` is also a smoke test: it exits with code 1 when a claim does not hold.
  */
 import { OAuthClient, OAuthConfig } from "@effect-oauth/core"
-import { FakeAuthorizationServer } from "@effect-oauth/testing"
+import { FakeAuthorizationServer, FakeAuthorizationServerMetadata } from "@effect-oauth/testing"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -23,7 +23,7 @@ import * as Schema from "effect/Schema"
 import { makeTimeTravelClock } from "./clock.js"
 import { bold, check, dim, green, red, redact, showUrl, step, WalkthroughCheckFailed } from "./display.js"
 
-const fake = FakeAuthorizationServer.endpoints(FakeAuthorizationServer.defaultOptions)
+const fake = FakeAuthorizationServerMetadata.endpoints(FakeAuthorizationServer.defaultOptions)
 const client = FakeAuthorizationServer.defaultClient
 
 const config = OAuthConfig.credal({

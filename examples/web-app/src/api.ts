@@ -1,13 +1,13 @@
 /**
- * The same sign-in behind an `HttpApi`: `GET /api/me` is protected by `NodeSignIn.Authentication`
- * (the session cookie, security scheme `session`), whose handler gets the signed-in user as
+ * The same sign-in behind an `HttpApi`: `GET /api/me` is protected by
+ * `NodeSignInAuthentication.Authentication` (the session cookie, security scheme `session`), whose handler gets the signed-in user as
  * `NodeSignIn.SignedIn`; the sign-in routes (`/login`, `/callback`, `/logout`) are added to the API's
  * router. It runs against the embedded mock Credal on 127.0.0.1.
  *
  * `pnpm --filter @effect-oauth/example-web-app start:api` runs it on http://127.0.0.1:3001.
  */
 import { AccessTokens, type OAuthConfig, PendingAuthorizations, TokenStore } from "@effect-oauth/core"
-import { NodeOAuth, NodeSignIn } from "@effect-oauth/node"
+import { NodeOAuth, NodeSignIn, NodeSignInAuthentication } from "@effect-oauth/node"
 import type * as FakeAuthorizationServer from "@effect-oauth/testing/FakeAuthorizationServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpApi from "@effect/platform/HttpApi"
@@ -33,7 +33,7 @@ export class Me extends Schema.Class<Me>("Me")({ key: Schema.String, expiresAt: 
 export class Api extends HttpApi.make("web-app").add(
   HttpApiGroup.make("me")
     .add(HttpApiEndpoint.get("me", "/api/me").addSuccess(Me).addError(HttpApiError.Unauthorized))
-    .middleware(NodeSignIn.Authentication)
+    .middleware(NodeSignInAuthentication.Authentication)
 ) {}
 
 /** The handlers: `NodeSignIn.SignedIn` is there because of the middleware. */
@@ -71,7 +71,7 @@ export const make = (
       apiBaseUrl: mock.apiBaseUrl
     })
     const ApiLive = Layer.mergeAll(
-      HttpApiBuilder.api(Api).pipe(Layer.provide(MeLive), Layer.provide(NodeSignIn.layerAuthentication)),
+      HttpApiBuilder.api(Api).pipe(Layer.provide(MeLive), Layer.provide(NodeSignInAuthentication.layer)),
       // The sign-in routes beside the API's endpoints.
       HttpApiBuilder.Router.use((router) => Effect.flatMap(NodeSignIn.router, router.concat))
     )

@@ -24,7 +24,7 @@ import {
   TokenStore
 } from "@effect-oauth/core"
 import * as MockCredal from "@effect-oauth/example-mock-credal/MockCredal"
-import { CredalSdk, NodeOAuth, NodeSignIn, NodeTokenStore } from "@effect-oauth/node"
+import { CredalSdk, NodeOAuth, NodeSignIn, NodeSignInFailure, NodeTokenStore } from "@effect-oauth/node"
 import * as FakeAuthorizationServer from "@effect-oauth/testing/FakeAuthorizationServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -300,7 +300,7 @@ export const signInLayer = (options: { readonly cookieKey: Redacted.Redacted<str
     renderError: (failure) =>
       Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
         wantsJson(request.headers["accept"])
-          ? NodeSignIn.renderFailure(failure, request)
+          ? NodeSignInFailure.render(failure, request)
           : Pages.respond(
             failure.status,
             Pages.failure({ title: failure.title, message: failure.message, tag: failure.tag, signedIn: false })

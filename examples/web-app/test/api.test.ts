@@ -1,6 +1,6 @@
 /**
  * The HttpApi version of the example over real HTTP on 127.0.0.1: `GET /api/me` behind
- * `NodeSignIn.Authentication`, the sign-in routes on the API's router, the embedded mock Credal.
+ * `NodeSignInAuthentication.Authentication`, the sign-in routes on the API's router, the embedded mock Credal.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -17,7 +17,7 @@ const fetchManual = (url: string, cookie?: string) =>
   )
 
 describe("HttpApi example", () => {
-  it.scopedLive("GET /api/me answers 401 without a session and the signed-in key with one (NodeSignIn.Authentication)", () =>
+  it.scopedLive("GET /api/me answers 401 without a session and the signed-in key with one (NodeSignInAuthentication.Authentication)", () =>
     Effect.gen(function*() {
       const api = yield* WebApi.make({ port: 0 })
       const anonymous = yield* fetchManual(`${api.url}/api/me`)

@@ -27,13 +27,14 @@
  *   trace or a secret. The operator gets a `Warning` log line with the reason, the OAuth error code and
  *   the HTTP status; started and completed sign-ins are logged at `Debug`, with `oauth.key`.
  *
+ * Next to it: `NodeSignInAuthentication` (the same sign-in as `HttpApi` middleware), `NodeSignInFailure`
+ * (what a sign-in fails with, and its default page) and `NodeSignInRequest` (the `returnTo` rule and the
+ * loopback test the routes apply).
+ *
  * @since 0.1.0
  */
 import type { OAuthClient, PendingAuthorizations, TokenSet } from "@effect-oauth/core"
 import type { AccessTokens, OAuthConfig } from "@effect-oauth/core"
-import * as HttpApiError from "@effect/platform/HttpApiError"
-import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
-import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import type * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -50,6 +51,7 @@ import type * as Scope from "effect/Scope"
 import * as internal from "./internal/signIn.js"
 import * as SignInConfig from "./internal/signInConfig.js"
 import * as Pages from "./internal/signInPages.js"
+import type * as NodeSignInFailure from "./NodeSignInFailure.js"
 
 /**
  * A key that seals and opens cookies. `secret` is 32 random bytes in base64 or base64url
@@ -98,62 +100,6 @@ export interface CookieKey {
  * @category models
  */
 export type PendingStorage = "cookie" | "store"
-
-/**
- * A failure shown to the user: the error's tag (or `CrossSiteRequest`, `MethodNotAllowed`), the HTTP
- * status, and a title and message that carry no secret.
- *
- * @example
- * ```ts
- * import { NodeSignIn } from "@effect-oauth/node"
- * import { HttpServerResponse } from "@effect/platform"
- * import { Effect } from "effect"
- *
- * // A failure page of your own, with the same status and no secret.
- * const renderError = (failure: NodeSignIn.Failure) =>
- *   Effect.succeed(
- *     HttpServerResponse.text(`${failure.title}: ${failure.message} (sign in again at ${failure.loginPath})`, {
- *       status: failure.status
- *     })
- *   )
- * ```
- *
- * @since 0.1.0
- * @category models
- */
-export interface Failure extends Pages.Failure {}
-
-/**
- * What a sign-in can fail with (rendered as a page, never raised to the router).
- *
- * @example
- * ```ts
- * import type { NodeSignIn } from "@effect-oauth/node"
- *
- * // What the operator might want to alert on.
- * const isProviderTrouble = (error: NodeSignIn.SignInError | NodeSignIn.SignOutError | undefined): boolean =>
- *   error !== undefined && (error._tag === "HttpError" || error._tag === "TokenStoreError")
- * ```
- *
- * @since 0.1.0
- * @category models
- */
-export type SignInError = Pages.SignInError
-
-/**
- * What a sign-out can fail with (rendered as a page).
- *
- * @example
- * ```ts
- * import type { NodeSignIn } from "@effect-oauth/node"
- *
- * const describe = (error: NodeSignIn.SignOutError): string => `sign-out failed: ${error._tag}`
- * ```
- *
- * @since 0.1.0
- * @category models
- */
-export type SignOutError = Pages.SignOutError
 
 /**
  * @example
@@ -214,7 +160,7 @@ export interface Options<E = never, R = never> {
   readonly origins?: ReadonlyArray<string> | undefined
   /** Name of the pending-authorization cookie; default `oauth_pending`. */
   readonly pendingCookie?: string | undefined
-  /** Name of the session cookie; default `oauth_session` (the one `Authentication` reads). */
+  /** Name of the session cookie; default `oauth_session` (the one `NodeSignInAuthentication` reads). */
   readonly sessionCookie?: string | undefined
   /** How long a session cookie lasts; default 30 days. */
   readonly sessionLifetime?: Duration.DurationInput | undefined
@@ -230,10 +176,10 @@ export interface Options<E = never, R = never> {
     | undefined
   /** Passed to `OAuthClient.authorize` (scopes, extra parameters). */
   readonly authorize?: OAuthClient.AuthorizeOptions | undefined
-  /** Renders failures; default {@link renderFailure}. `Cache-Control: no-store` is added to what it returns. */
+  /** Renders failures; default `NodeSignInFailure.render`. `Cache-Control: no-store` is added to what it returns. */
   readonly renderError?:
     | ((
-      failure: Failure
+      failure: NodeSignInFailure.Failure
     ) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest>)
     | undefined
 }
@@ -291,7 +237,8 @@ export interface User {
 }
 
 /**
- * The signed-in user of the current request, provided by {@link requireSignIn} and {@link Authentication}.
+ * The signed-in user of the current request, provided by {@link requireSignIn} and
+ * `NodeSignInAuthentication.Authentication`.
  *
  * @example
  * ```ts
@@ -614,131 +561,3 @@ export const requireSignIn = <E, R>(
     const signedIn = Effect.provideService(handler, SignedIn, signIn.user(key.value))
     return yield* internal.signedOutOn(signedIn, key.value, () => Pages.unauthorized(signIn.paths.login, request))
   })
-
-/**
- * HttpApi middleware: endpoints (or groups, or a whole API) that `.middleware(NodeSignIn.Authentication)`
- * need a valid session cookie (`oauth_session`, security scheme `session`) and get the {@link SignedIn}
- * user; without one they fail with `HttpApiError.Unauthorized` (401). Implement it with
- * {@link layerAuthentication}.
- *
- * @example
- * ```ts
- * import { NodeSignIn } from "@effect-oauth/node"
- * import { HttpApi, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
- * import { Schema } from "effect"
- *
- * // Every endpoint of the group needs a session; its handlers can read `NodeSignIn.SignedIn`.
- * class Account extends HttpApiGroup.make("account")
- *   .add(HttpApiEndpoint.get("me", "/me").addSuccess(Schema.String))
- *   .middleware(NodeSignIn.Authentication)
- * {}
- * class Api extends HttpApi.make("app").add(Account) {}
- * ```
- *
- * @since 0.1.0
- * @category tags
- */
-export class Authentication
-  extends HttpApiMiddleware.Tag<Authentication>()("@effect-oauth/node/NodeSignIn/Authentication", {
-    failure: HttpApiError.Unauthorized,
-    provides: SignedIn,
-    security: { session: HttpApiSecurity.apiKey({ in: "cookie", key: "oauth_session" }) }
-  })
-{}
-
-/**
- * The implementation of {@link Authentication} over the `NodeSignIn` in context. A `NodeSignIn` whose
- * session cookie is not `oauth_session` fails the layer (SPEC S39).
- *
- * @example
- * ```ts
- * import { NodeSignIn } from "@effect-oauth/node"
- * import { Layer, Redacted } from "effect"
- *
- * // Provide it next to the `HttpApiBuilder.group` layers of the groups that use `Authentication`.
- * const AuthenticationLive = NodeSignIn.layerAuthentication.pipe(
- *   Layer.provideMerge(NodeSignIn.layer({ cookieKeys: [{ id: "k1", secret: Redacted.make(process.env.COOKIE_KEY ?? "") }] }))
- * )
- * ```
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerAuthentication: Layer.Layer<Authentication, OAuthConfig.InvalidConfig, NodeSignIn> = Layer.effect(
-  Authentication,
-  Effect.flatMap(NodeSignIn, internal.authentication)
-)
-
-/**
- * The default rendering of a failure: a small HTML page, or JSON `{ error, title, message, login }` when
- * the request accepts `application/json` and not `text/html`.
- *
- * @example
- * ```ts
- * import { NodeSignIn } from "@effect-oauth/node"
- * import { HttpServerRequest } from "@effect/platform"
- *
- * const request = HttpServerRequest.fromWeb(
- *   new Request("http://127.0.0.1:3000/callback", { headers: { accept: "application/json" } })
- * )
- * const failure: NodeSignIn.Failure = {
- *   tag: "StateMismatch",
- *   status: 400,
- *   title: "Sign-in expired",
- *   message: "Start the sign-in again.",
- *   loginPath: "/login",
- *   error: undefined
- * }
- * const response = NodeSignIn.renderFailure(failure, request)
- * assert.strictEqual(response.status, 400)
- * ```
- *
- * @since 0.1.0
- * @category utils
- */
-export const renderFailure = (
-  failure: Failure,
-  request: HttpServerRequest.HttpServerRequest
-): HttpServerResponse.HttpServerResponse => Pages.render(failure, request.headers["accept"])
-
-/**
- * The `returnTo` a sign-in goes back to (SPEC S37): a path on this origin after normalisation (dot
- * segments, percent-encoded and back slashes, any case), or an http(s) URL on one of `origins`;
- * anything else — `//evil.example`, `/.//evil.example`, `/%2e//evil.example`, `/a/..//evil.example`,
- * `/\evil.example` — is `fallback`.
- *
- * @example
- * ```ts
- * import { NodeSignIn } from "@effect-oauth/node"
- *
- * const origins = ["https://app.example.com"]
- * assert.strictEqual(NodeSignIn.safeReturnTo("/reports?year=2026", origins, "/"), "/reports?year=2026")
- * assert.strictEqual(NodeSignIn.safeReturnTo("//evil.example", origins, "/"), "/")
- * assert.strictEqual(NodeSignIn.safeReturnTo("https://evil.example/", origins, "/"), "/")
- * ```
- *
- * @since 0.1.0
- * @category utils
- */
-export const safeReturnTo: (input: string | undefined, origins: ReadonlyArray<string>, fallback: string) => string =
-  internal.safeReturnTo
-
-/**
- * Whether a request is for a loopback host (127.0.0.0/8, ::1, localhost), from its `Host` header or URL.
- *
- * @example
- * ```ts
- * import { NodeSignIn } from "@effect-oauth/node"
- * import { HttpServerRequest } from "@effect/platform"
- *
- * const local = HttpServerRequest.fromWeb(new Request("http://127.0.0.1:3000/login"))
- * const remote = HttpServerRequest.fromWeb(new Request("https://app.example.com/login"))
- * assert.strictEqual(NodeSignIn.isLoopbackRequest(local), true)
- * assert.strictEqual(NodeSignIn.isLoopbackRequest(remote), false)
- * ```
- *
- * @since 0.1.0
- * @category utils
- */
-export const isLoopbackRequest = (request: HttpServerRequest.HttpServerRequest): boolean =>
-  internal.isLoopbackHost(internal.requestHost(request))

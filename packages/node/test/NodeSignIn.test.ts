@@ -1,5 +1,5 @@
 import { AccessTokens, OAuthClient, OAuthError, PendingAuthorizations, TokenStore } from "@effect-oauth/core"
-import { NodeSignIn } from "@effect-oauth/node"
+import { NodeSignIn, NodeSignInAuthentication, NodeSignInRequest } from "@effect-oauth/node"
 import { FakeAuthorizationServer, OAuthTest } from "@effect-oauth/testing"
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
@@ -725,12 +725,12 @@ describe("NodeSignIn rules", () => {
         "javascript:alert(1)"
       ]
     ) {
-      assert.strictEqual(NodeSignIn.safeReturnTo(attack, ["https://app.example.com"], "/home"), "/home", attack)
+      assert.strictEqual(NodeSignInRequest.safeReturnTo(attack, ["https://app.example.com"], "/home"), "/home", attack)
     }
-    assert.strictEqual(NodeSignIn.safeReturnTo("/dashboard?tab=1#top", [], "/home"), "/dashboard?tab=1#top")
-    assert.strictEqual(NodeSignIn.safeReturnTo("/a/../b", [], "/home"), "/b")
+    assert.strictEqual(NodeSignInRequest.safeReturnTo("/dashboard?tab=1#top", [], "/home"), "/dashboard?tab=1#top")
+    assert.strictEqual(NodeSignInRequest.safeReturnTo("/a/../b", [], "/home"), "/b")
     assert.strictEqual(
-      NodeSignIn.safeReturnTo("HTTPS://APP.EXAMPLE.COM/x", ["https://app.example.com"], "/home"),
+      NodeSignInRequest.safeReturnTo("HTTPS://APP.EXAMPLE.COM/x", ["https://app.example.com"], "/home"),
       "https://app.example.com/x"
     )
   })
@@ -740,7 +740,7 @@ describe("NodeSignIn rules", () => {
     [FastCheck.array(pathPiece, { minLength: 1, maxLength: 8 })],
     ([pieces]) => {
       const input = "/" + pieces.join("")
-      const result = NodeSignIn.safeReturnTo(input, [], "/fallback")
+      const result = NodeSignInRequest.safeReturnTo(input, [], "/fallback")
       return result === "/fallback" || staysOnSite(result)
     },
     { fastCheck: { numRuns: 2000 } }
@@ -990,7 +990,7 @@ describe("NodeSignIn rules", () => {
     Effect.gen(function*() {
       class Me extends HttpApiGroup.make("me").add(
         HttpApiEndpoint.get("me", "/api/me").addSuccess(Schema.Struct({ key: Schema.String }))
-      ).middleware(NodeSignIn.Authentication) {}
+      ).middleware(NodeSignInAuthentication.Authentication) {}
       class Api extends HttpApi.make("api").add(Me) {}
       const MeLive = HttpApiBuilder.group(
         Api,
@@ -1001,7 +1001,7 @@ describe("NodeSignIn rules", () => {
       const signInLayer = Layer.succeed(NodeSignIn.NodeSignIn, signIn)
       const ApiLive = HttpApiBuilder.api(Api).pipe(
         Layer.provide(MeLive),
-        Layer.provide(NodeSignIn.layerAuthentication),
+        Layer.provide(NodeSignInAuthentication.layer),
         Layer.provide(signInLayer)
       )
       const web = HttpApiBuilder.toWebHandler(Layer.mergeAll(ApiLive, HttpServer.layerContext))
@@ -1024,11 +1024,11 @@ describe("NodeSignIn rules", () => {
       assert.deepStrictEqual(yield* Effect.promise(() => me.json()), { key })
     }).pipe(Effect.provide(TestLayer)))
 
-  it.scoped("layerAuthentication refuses a NodeSignIn whose session cookie it cannot read (S39)", () =>
+  it.scoped("NodeSignInAuthentication.layer refuses a NodeSignIn whose session cookie it cannot read (S39)", () =>
     Effect.gen(function*() {
       const signIn = yield* NodeSignIn.make({ cookieKeys: [keyA], sessionCookie: "my_session" })
       const error = yield* Effect.flip(
-        Layer.build(NodeSignIn.layerAuthentication.pipe(Layer.provide(Layer.succeed(NodeSignIn.NodeSignIn, signIn))))
+        Layer.build(NodeSignInAuthentication.layer.pipe(Layer.provide(Layer.succeed(NodeSignIn.NodeSignIn, signIn))))
       )
       assert.strictEqual(error.field, "sessionCookie")
     }).pipe(Effect.provide(TestLayer)))

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as FakeAuthorizationServer from "./FakeAuthorizationServer.js"
+import * as FakeAuthorizationServerMetadata from "./FakeAuthorizationServerMetadata.js"
 
 /**
  * @example
@@ -59,7 +60,7 @@ export const clientOptions = (
   overrides: Partial<OAuthConfig.Options> = {}
 ): OAuthConfig.Options => {
   const options = FakeAuthorizationServer.makeOptions(server)
-  const urls = FakeAuthorizationServer.endpoints(options)
+  const urls = FakeAuthorizationServerMetadata.endpoints(options)
   const client = options.clients[0] ?? FakeAuthorizationServer.defaultClient
   const preset = OAuthConfig.credal({
     clientId: client.clientId,

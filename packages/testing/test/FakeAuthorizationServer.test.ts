@@ -10,6 +10,8 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { Buffer } from "node:buffer"
 import * as FakeAuthorizationServer from "../src/FakeAuthorizationServer.js"
+import type * as FakeAuthorizationServerFault from "../src/FakeAuthorizationServerFault.js"
+import type * as FakeAuthorizationServerMetadata from "../src/FakeAuthorizationServerMetadata.js"
 
 const { Fault } = FakeAuthorizationServer
 const Server = FakeAuthorizationServer.FakeAuthorizationServer
@@ -840,7 +842,7 @@ describe("FakeAuthorizationServer", () => {
       run(Effect.gen(function*() {
         const server = yield* Server
         const code = yield* approveCode()
-        const kinds: ReadonlyArray<FakeAuthorizationServer.MalformedBodyKind> = [
+        const kinds: ReadonlyArray<FakeAuthorizationServerFault.MalformedBodyKind> = [
           "html",
           "empty",
           "not-json",
@@ -1045,7 +1047,7 @@ describe("FakeAuthorizationServer metadata (RFC 8414, S31)", () => {
 
   it.effect("the metadata option chooses which documents are served; the others are 404 (S31)", () =>
     Effect.gen(function*() {
-      const statuses = (metadata: FakeAuthorizationServer.MetadataMode | undefined) =>
+      const statuses = (metadata: FakeAuthorizationServerMetadata.MetadataMode | undefined) =>
         run(
           Effect.all([
             Effect.map(send(HttpClientRequest.get(oauthMetadata)), (answer) => answer.status),

@@ -529,7 +529,7 @@ export const make = <E, R>(
   })
 
 /**
- * The handler of `NodeSignIn.Authentication` over `signIn`: the user of a valid session cookie, else
+ * The handler of `NodeSignInAuthentication.Authentication` over `signIn`: the user of a valid session cookie, else
  * `Unauthorized`. A session cookie other than `oauth_session` (the one the security scheme names) fails.
  */
 export const authentication = (signIn: Service): Effect.Effect<
@@ -539,7 +539,7 @@ export const authentication = (signIn: Service): Effect.Effect<
   signIn.sessionCookie !== "oauth_session"
     ? new OAuthConfig.InvalidConfig({
       field: "sessionCookie",
-      reason: "must be oauth_session for NodeSignIn.Authentication"
+      reason: "must be oauth_session for NodeSignInAuthentication.Authentication"
     })
     : Effect.succeed({
       session: (sealed) =>

@@ -17,6 +17,7 @@ import * as Ref from "effect/Ref"
 import * as Jose from "jose"
 import { createHash, randomBytes } from "node:crypto"
 import type * as FakeAuthorizationServer from "../FakeAuthorizationServer.js"
+import type * as FakeAuthorizationServerFault from "../FakeAuthorizationServerFault.js"
 import * as internal from "./fakeAuthorizationServer.js"
 
 /** @internal */
@@ -285,10 +286,10 @@ export const make = (
     /** The OpenID provider's own endpoints, and the server's answers with ID Tokens added. */
     const adapt = (
       request: HttpClientRequest.HttpClientRequest,
-      serverAnswer: Effect.Effect<FakeAuthorizationServer.Answer, HttpClientError.HttpClientError>
-    ): Effect.Effect<FakeAuthorizationServer.Answer, HttpClientError.HttpClientError> =>
+      serverAnswer: Effect.Effect<FakeAuthorizationServerFault.Answer, HttpClientError.HttpClientError>
+    ): Effect.Effect<FakeAuthorizationServerFault.Answer, HttpClientError.HttpClientError> =>
       Effect.gen(function*() {
-        const respond = (response: HttpClientResponse.HttpClientResponse): FakeAuthorizationServer.Answer => ({
+        const respond = (response: HttpClientResponse.HttpClientResponse): FakeAuthorizationServerFault.Answer => ({
           _tag: "Response",
           response
         })

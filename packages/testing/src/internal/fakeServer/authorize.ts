@@ -6,7 +6,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { AuthorizationPrompt } from "../../FakeAuthorizationServer.js"
+import type { AuthorizationPrompt } from "../../FakeAuthorizationServerGrant.js"
 import * as internal from "../fakeAuthorizationServer.js"
 import { FakeAuthorizationError } from "./errors.js"
 import type { ServerContext } from "./state.js"

@@ -5,7 +5,8 @@
  */
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import type { Endpoint, Fault, MalformedBodyKind } from "../../FakeAuthorizationServer.js"
+import type { Fault, MalformedBodyKind } from "../../FakeAuthorizationServerFault.js"
+import type { Endpoint } from "../../FakeAuthorizationServerLog.js"
 import * as internal from "../fakeAuthorizationServer.js"
 import { type Incoming, json, noStore, type Outcome, type ServerContext } from "./state.js"
 

@@ -4,7 +4,8 @@
  * @internal
  */
 import * as Duration from "effect/Duration"
-import type { Client, Endpoints, Options } from "../../FakeAuthorizationServer.js"
+import type { Client, Options } from "../../FakeAuthorizationServer.js"
+import type { Endpoints } from "../../FakeAuthorizationServerMetadata.js"
 
 export const endpoints = (options: Options): Endpoints => {
   const base = options.issuer.replace(/\/+$/, "")

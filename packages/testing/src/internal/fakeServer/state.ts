@@ -9,14 +9,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import * as SynchronizedRef from "effect/SynchronizedRef"
-import type {
-  Client,
-  ClientAuthMethod,
-  Endpoints,
-  Fault,
-  LoggedRequest,
-  Options
-} from "../../FakeAuthorizationServer.js"
+import type { Client, ClientAuthMethod, Options } from "../../FakeAuthorizationServer.js"
+import type { Fault } from "../../FakeAuthorizationServerFault.js"
+import type { LoggedRequest } from "../../FakeAuthorizationServerLog.js"
+import type { Endpoints } from "../../FakeAuthorizationServerMetadata.js"
 import type * as internal from "../fakeAuthorizationServer.js"
 
 export interface CodeRecord {
