@@ -364,7 +364,7 @@ export const make = (
           : undefined
       }
       if (now < entry.refreshAt) return entry
-      return background && now < entry.expiresAt - minValidity
+      return background && now < entry.tokens.expiresAt.epochMillis - minValidity
         ? { tokens: entry.tokens, success: Effect.zipRight(refreshInBackground(key), entry.success) }
         : undefined
     }

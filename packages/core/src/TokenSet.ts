@@ -12,6 +12,9 @@ import * as Schema from "effect/Schema"
 import type { TokenResponse } from "./TokenResponse.js"
 import { parseScope } from "./TokenResponse.js"
 
+/** The `extraFields` of every token set without any: one shared, frozen value, not one per token set. */
+const noExtraFields: Redacted.Redacted<Readonly<Record<string, unknown>>> = Redacted.make(Object.freeze({}))
+
 /**
  * @example
  * ```ts
@@ -59,7 +62,7 @@ export class TokenSet extends Schema.Class<TokenSet>("@effect-oauth/core/TokenSe
    * Redacted, because a provider may put secrets there.
    */
   extraFields: Schema.optionalWith(Schema.Redacted(Schema.Record({ key: Schema.String, value: Schema.Unknown })), {
-    default: () => Redacted.make({})
+    default: () => noExtraFields
   })
 }) {
   /**
@@ -287,6 +290,8 @@ export const fromResponse = (response: TokenResponse, options: FromResponseOptio
     idToken: response.id_token !== undefined
       ? Option.some(response.id_token)
       : options.previous?.idToken ?? Option.none(),
-    extraFields: Redacted.make({ ...options.extraFields })
+    extraFields: options.extraFields === undefined || Object.keys(options.extraFields).length === 0
+      ? noExtraFields
+      : Redacted.make({ ...options.extraFields })
   })
 }

@@ -44,8 +44,6 @@ export interface Usable {
   readonly tokens: TokenSet.TokenSet
   /** When a refresh is due, in epoch milliseconds. */
   readonly refreshAt: number
-  /** When the access token expires, in epoch milliseconds. */
-  readonly expiresAt: number
   /** `Effect.succeed` of the access token, built once for the hot path. */
   readonly success: Effect.Effect<Redacted.Redacted<string>>
 }
@@ -55,7 +53,6 @@ const { Dead, Fresh, Rejected, Unpersisted } = Data.taggedEnum<Entry>()
 const usable = (tokens: TokenSet.TokenSet, refreshAt: number): Usable => ({
   tokens,
   refreshAt,
-  expiresAt: DateTime.toEpochMillis(tokens.expiresAt),
   success: Effect.succeed(tokens.accessToken)
 })
 
