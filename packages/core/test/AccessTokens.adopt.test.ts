@@ -22,22 +22,24 @@ const { Fault } = FakeAuthorizationServer
 const settle = Effect.yieldNow().pipe(Effect.repeatN(50))
 
 /**
- * Another process holds Ann's lock; this one (`b`, its cache loaded) asks for her token after it
- * expired and waits. Returns the waiter, the holder's lock scope and the store.
+ * Another process holds Ann's lock; this one (`b`, its cache loaded unless `cold`) asks for her token
+ * after it expired and waits. Returns the waiter, the holder's lock scope and the store.
  */
-const waiting = Effect.gen(function*() {
-  const store = yield* TokenStore.TokenStore
-  const b = yield* sibling({ refreshMode: "blocking" })
-  yield* signedIn("ann")
-  yield* b.get("ann")
-  yield* TestClock.adjust(Duration.hours(1))
-  const holder = yield* Scope.make()
-  yield* Scope.extend(store.lock("ann", { lease: "10 minutes" }), holder)
-  const waiter = yield* Effect.fork(b.get("ann"))
-  yield* settle
-  assert.isNull(waiter.unsafePoll(), "the waiter did not wait for the lock")
-  return { holder, store, waiter }
-})
+const waitingFor = (cold: boolean) =>
+  Effect.gen(function*() {
+    const store = yield* TokenStore.TokenStore
+    const b = yield* sibling({ refreshMode: "blocking" })
+    yield* signedIn("ann")
+    if (!cold) yield* b.get("ann")
+    yield* TestClock.adjust(Duration.hours(1))
+    const holder = yield* Scope.make()
+    yield* Scope.extend(store.lock("ann", { lease: "10 minutes" }), holder)
+    const waiter = yield* Effect.fork(b.get("ann"))
+    yield* settle
+    assert.isNull(waiter.unsafePoll(), "the waiter did not wait for the lock")
+    return { holder, store, waiter }
+  })
+const waiting = waitingFor(false)
 
 describe("AccessTokens: adopting without the lock (S46, S47)", () => {
   it.scoped("a waiter adopts what another process stored without waiting for the lock (S46, S47)", () =>
@@ -56,6 +58,18 @@ describe("AccessTokens: adopting without the lock (S46, S47)", () => {
       const next = yield* Effect.fork(Effect.scoped(store.lock("ann", { lease: "10 minutes" })))
       yield* settle
       assert.isNotNull(next.unsafePoll(), "the interrupted waiter left a place in line")
+    }).pipe(Effect.provide(layer())))
+
+  it.scoped("a waiter with nothing cached for the key adopts a fresh record another process stored without waiting for the lock (S46, S47)", () =>
+    Effect.gen(function*() {
+      const { holder, store, waiter } = yield* waitingFor(true)
+      const fresh = yield* OAuthTest.signIn("ann")
+      yield* store.set("ann", fresh)
+      yield* settle
+      assert.isNotNull(waiter.unsafePoll(), "the waiter kept waiting for the lock")
+      assert.strictEqual(Redacted.value(yield* Fiber.join(waiter)), Redacted.value(fresh.accessToken))
+      assert.strictEqual((yield* counters).refreshToken, 0, "the waiter sent a refresh token")
+      yield* Scope.close(holder, Exit.void)
     }).pipe(Effect.provide(layer())))
 
   it.scoped("a waiter does not adopt a possibly-spent record without the lock, and waits for it (S44, S46)", () =>

@@ -175,7 +175,8 @@ describe("refresh policy", () => {
       assert.isFalse(due(stored.tokens, now), "adopted due tokens without the lock")
       assert.isTrue(now < DateTime.toEpochMillis(stored.tokens.expiresAt), "adopted tokens that expired")
       assert.isTrue(
-        (cached?._tag === "Fresh" || cached?._tag === "Rejected") && cached.version !== stored.version,
+        cached === undefined || ((cached._tag === "Fresh" || cached._tag === "Rejected") &&
+          cached.version !== stored.version),
         "adopted a record that is not newer than the cached one"
       )
       assert.strictEqual(found.value.tokens, stored.tokens)
