@@ -147,7 +147,8 @@ export const encryptBackend = (
     set: (key, text, writeOptions) =>
       Effect.flatMap(Sealing.seal(keyring, key, text), (sealed) => backend.set(key, sealed, writeOptions)),
     remove: (key, writeOptions) => backend.remove(key, writeOptions),
-    lock: (key, lockOptions) => backend.lock(key, lockOptions)
+    lock: (key, lockOptions) => backend.lock(key, lockOptions),
+    ...(backend.awaitChange === undefined ? {} : { awaitChange: backend.awaitChange })
   }))
 
 /**

@@ -251,6 +251,8 @@ export interface Backend {
    * lease runs out, whichever comes first.
    */
   readonly lock: (key: string, options: LockOptions) => Effect.Effect<Lock, TokenStoreError, Scope.Scope>
+  /** Optional: completes at the next sign that the key's record may have changed (a write, a release). */
+  readonly awaitChange?: ((key: string) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -293,6 +295,8 @@ export interface Service {
    * lease runs out, whichever comes first.
    */
   readonly lock: (key: string, options: LockOptions) => Effect.Effect<Lock, TokenStoreError, Scope.Scope>
+  /** Optional: completes at the next sign that the key's record may have changed (a write, a release). */
+  readonly awaitChange?: ((key: string) => Effect.Effect<void>) | undefined
   /** The raw operations below this store, when it was made with {@link make} (encrypted stores wrap them). */
   readonly backend?: Backend | undefined
 }
@@ -490,6 +494,7 @@ export const make = (backend: Backend): Service => ({
     ),
   remove: (key, options) => backend.remove(key, options),
   lock: (key, options) => backend.lock(key, options),
+  ...(backend.awaitChange === undefined ? {} : { awaitChange: backend.awaitChange }),
   backend
 })
 

@@ -1,6 +1,6 @@
 /**
- * The refresh policy on its own (SPEC S17–S25, S33, S35, S43–S46): `decide` over arbitrary cache
- * entries, stored records and instants.
+ * The refresh policy on its own (SPEC S17–S25, S33, S35, S43–S47): `decide` and `adoptable` over
+ * arbitrary cache entries, stored records and instants.
  */
 import { TokenSet } from "@effect-oauth/core"
 import { assert, describe, it } from "@effect/vitest"
@@ -148,6 +148,45 @@ describe("refresh policy", () => {
       } else {
         assert.strictEqual(decision._tag, "Reauthorize")
       }
+    }
+  )
+
+  it.prop(
+    "adoptable takes, without the lock, only a newer record that decide adopts as fresh: never a possibly-spent, due, expired or rejected one (S44, S46, S47)",
+    {
+      cached,
+      stored: FastCheck.option(
+        FastCheck.record({ tokens: tokenSet, version, marked: FastCheck.boolean() }),
+        { nil: undefined }
+      ),
+      now
+    },
+    ({ cached, now, stored }) => {
+      const record = Option.fromNullable(stored).pipe(Option.map(({ marked, tokens, version }) => ({
+        tokens,
+        version,
+        ...(marked ? { refreshSentAt: DateTime.unsafeMake(t0) } : {})
+      })))
+      const found = Policy.adoptable(cached, record, now, settings)
+      if (Option.isNone(found)) return
+      assert.isDefined(stored)
+      if (stored === undefined) return
+      assert.isFalse(stored.marked, "adopted a possibly-spent record without the lock")
+      assert.isFalse(due(stored.tokens, now), "adopted due tokens without the lock")
+      assert.isTrue(now < DateTime.toEpochMillis(stored.tokens.expiresAt), "adopted tokens that expired")
+      assert.isTrue(
+        cached === undefined || ((cached._tag === "Fresh" || cached._tag === "Rejected") &&
+          cached.version !== stored.version),
+        "adopted a record that is not newer than the cached one"
+      )
+      assert.strictEqual(found.value.tokens, stored.tokens)
+      assert.strictEqual(found.value.version, stored.version)
+      const decision = Policy.decide(cached, record, now, settings)
+      assert.strictEqual(decision._tag, "Adopt", "adoptable disagrees with decide")
+      if (decision._tag !== "Adopt") return
+      assert.strictEqual(decision.tokens, stored.tokens)
+      assert.isFalse(decision.possiblySpent)
+      assert.isFalse(decision.unpersisted)
     }
   )
 })

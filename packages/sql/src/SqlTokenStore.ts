@@ -25,7 +25,8 @@
  *   the lease row remains the fallback, and the only way after a restart of the database, which ends
  *   the sessions of live holders too. Releases `NOTIFY` the waiters (`LISTEN` through `@effect/sql-pg`'s client), so a
  *   waiter in another process looks again at once; the 50 ms poll is the fallback. Give the client
- *   a pool of at least 2 connections.
+ *   a pool of at least 2 connections. `awaitChange` completes at the same NOTIFY (and, on SQLite, at a
+ *   release by this store), so a waiter can adopt what the holder stored without the lock.
  * - Tables are created by the package's migrations, recorded in `<prefix>migrations`, when the layer
  *   is built.
  * - SQLite: give every process one client per database file, with a busy timeout
@@ -187,7 +188,14 @@ export const make = (
     const sleepers = new Map<string, Set<Deferred.Deferred<void>>>()
     /** Wake-ups per key digest so far: a wake-up that came during an attempt is not lost. */
     const wakeups = new Map<string, number>()
+    /** Waiters for a sign that the key's record may have changed (`awaitChange`), by key digest. */
+    const watchers = new Map<string, Set<Deferred.Deferred<void>>>()
     const wake = (digest: string) => {
+      const watching = watchers.get(digest)
+      if (watching !== undefined) {
+        watchers.delete(digest)
+        for (const watcher of watching) Deferred.unsafeDone(watcher, Exit.void)
+      }
       if (sleepers.has(digest) || wakeups.has(digest)) wakeups.set(digest, (wakeups.get(digest) ?? 0) + 1)
       const waiting = sleepers.get(digest)
       if (waiting === undefined) return
@@ -209,6 +217,22 @@ export const make = (
           }))
         )
       })
+    /** Completes at the next release of the key's lock: NOTIFY (PostgreSQL) or a release here. */
+    const awaitChange = (key: string) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Deferred.make<void>(), (watcher) => {
+          const digest = digestOf(key)
+          const watching = watchers.get(digest) ?? new Set()
+          watching.add(watcher)
+          watchers.set(digest, watching)
+          return restore(Deferred.await(watcher)).pipe(
+            Effect.ensuring(Effect.sync(() => {
+              watching.delete(watcher)
+              if (watching.size === 0 && watchers.get(digest) === watching) watchers.delete(digest)
+            }))
+          )
+        })
+      )
     const channel = tables.locks
     if (listen !== undefined) {
       // Interrupted without waiting when the store closes: after the database restarted, the
@@ -498,7 +522,7 @@ WHERE key = ${key} AND owner = ${owner} RETURNING expires_at`,
         ))
     }
 
-    return TokenStore.make({ get, set, remove, lock })
+    return TokenStore.make({ get, set, remove, lock, awaitChange })
   })
 
 /**

@@ -11,6 +11,7 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -267,6 +268,34 @@ for (const database of databases(dir)) {
             }
           }
         }))
+
+      it.effect(
+        `awaitChange completes at a release of the key's lock, in this store${
+          database.name === "PostgreSQL" ? " and in another one (NOTIFY)" : ""
+        }, and not for another key (S47)`,
+        () =>
+          Effect.gen(function*() {
+            const store = yield* TokenStore.TokenStore
+            const other = database.name === "PostgreSQL" ? yield* SqlTokenStore.make() : store
+            const key = `changed/${randomUUID()}`
+            assert.isDefined(store.awaitChange)
+            assert.isDefined(other.awaitChange)
+            if (store.awaitChange === undefined || other.awaitChange === undefined) return
+            // Give the other store's LISTEN time to start.
+            yield* Effect.sleep(Duration.millis(300))
+            const here = yield* Effect.fork(store.awaitChange(key))
+            const there = yield* Effect.fork(other.awaitChange(key))
+            const unrelated = yield* Effect.fork(store.awaitChange(`${key}/other`))
+            yield* Effect.sleep(Duration.millis(50))
+            assert.isNull(here.unsafePoll(), "a change before any release")
+            yield* Effect.scoped(store.lock(key, { lease: "10 seconds" }))
+            yield* Fiber.join(here).pipe(Effect.timeout("5 seconds"))
+            yield* Fiber.join(there).pipe(Effect.timeout("5 seconds"))
+            yield* Effect.sleep(Duration.millis(50))
+            assert.isNull(unrelated.unsafePoll(), "another key's release was a change of this one")
+            yield* Fiber.interrupt(unrelated)
+          }).pipe(Effect.scoped)
+      )
 
       // Two clients of one SQLite file in one process cannot migrate at once (a busy writer blocks the
       // thread the other needs); processes can, and PostgreSQL clients can.

@@ -358,7 +358,8 @@ export const make = (
         write("set", key, options, underlying.set(key, tokens, options), (version) => ({ version })),
       remove: (key: string, options?: TokenStore.WriteOptions) =>
         write("remove", key, options, underlying.remove(key, options), (removed) => ({ removed })),
-      lock
+      lock,
+      ...(underlying.awaitChange === undefined ? {} : { awaitChange: underlying.awaitChange })
     }
 
     const controls: Service = {

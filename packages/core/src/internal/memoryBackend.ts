@@ -1,8 +1,11 @@
 /**
  * The memory backend of `TokenStore`: records in a map, versions from one counter, locks from the
  * in-process lock table. Every operation is synchronous, so each is atomic on the Effect runtime.
+ * `awaitChange` completes at the next write or removal of the key; idle keys leave no state behind.
  */
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type { VersionConflict } from "../OAuthError.js"
 import type { Backend, RawRecord, WriteOptions } from "../TokenStore.js"
@@ -16,6 +19,28 @@ export const make = (
     const records = new Map<string, RawRecord>()
     const locks = yield* LockTable.make
     let versions = 0
+    /** Waiters for a change of the key, removed as they stop waiting. */
+    const watchers = new Map<string, Set<Deferred.Deferred<void>>>()
+    const changed = (key: string) => {
+      const waiting = watchers.get(key)
+      if (waiting === undefined) return
+      watchers.delete(key)
+      for (const watcher of waiting) Deferred.unsafeDone(watcher, Exit.void)
+    }
+    const awaitChange = (key: string) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Deferred.make<void>(), (watcher) => {
+          const waiting = watchers.get(key) ?? new Set()
+          waiting.add(watcher)
+          watchers.set(key, waiting)
+          return restore(Deferred.await(watcher)).pipe(
+            Effect.ensuring(Effect.sync(() => {
+              waiting.delete(watcher)
+              if (waiting.size === 0 && watchers.get(key) === waiting) watchers.delete(key)
+            }))
+          )
+        })
+      )
 
     const check = (key: string, options: WriteOptions | undefined): VersionConflict | undefined => {
       const expected = options?.expectedVersion
@@ -31,14 +56,18 @@ export const make = (
           if (conflict !== undefined) return Effect.fail(conflict)
           const version = ++versions
           records.set(key, { text, version })
+          changed(key)
           return Effect.succeed(version)
         }),
       remove: (key, options) =>
         Effect.suspend((): Effect.Effect<boolean, VersionConflict> => {
           const conflict = check(key, options)
           if (conflict !== undefined) return Effect.fail(conflict)
-          return Effect.succeed(records.delete(key))
+          const removed = records.delete(key)
+          if (removed) changed(key)
+          return Effect.succeed(removed)
         }),
-      lock: (key, options) => locks.acquire(key, options.lease, options)
+      lock: (key, options) => locks.acquire(key, options.lease, options),
+      awaitChange
     }
   })

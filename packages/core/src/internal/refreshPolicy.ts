@@ -140,6 +140,32 @@ export const decide = (
   return refreshOrEnd(current)
 }
 
+/**
+ * While a flight waits for the key's lock, `stored` was read after a change signal: the tokens to
+ * adopt without the lock, or none (S46, S47). Only a record at another version than `cached`'s (any,
+ * for a key this process has no entry for), fresh (valid, not due, not rejected here) and not possibly
+ * spent (S44), on a cache that holds nothing the store lacks: exactly the records `decide` would adopt
+ * under the lock as they are. Everything else waits for the lock.
+ *
+ * @internal
+ */
+export const adoptable = (
+  cached: Entry | undefined,
+  stored: Option.Option<Stored>,
+  now: number,
+  settings: Settings
+): Option.Option<{ readonly tokens: TokenSet.TokenSet; readonly version: number }> => {
+  if (Option.isNone(stored) || cached?._tag === "Dead" || cached?._tag === "Unpersisted") return Option.none()
+  if (cached?._tag === "Rejected" && cached.unpersisted) return Option.none()
+  const { refreshSentAt, tokens, version } = stored.value
+  const rejected = cached?._tag === "Rejected" ? Redacted.value(cached.tokens.accessToken) : undefined
+  return version !== null && version !== cached?.version && refreshSentAt === undefined &&
+      now < DateTime.toEpochMillis(tokens.expiresAt) && !due(tokens, now, settings) &&
+      Redacted.value(tokens.accessToken) !== rejected
+    ? Option.some({ tokens, version })
+    : Option.none()
+}
+
 const end = (
   reason: ReauthorizationRequired["reason"],
   version: Option.Option<number | null>,

@@ -257,10 +257,42 @@ export const make = (deps: Deps) => {
       WriteBack: () => Effect.die("a write back is carried out by the flight")
     })
 
-  /** The slow path: under the store lock, re-read, then decide and carry it out (S17–S24, S46). */
+  /**
+   * Waits, on the store's change signal, for a record another process stored that the policy adopts
+   * as it is (S46, S47): adopting sends no refresh token, so it needs no lock. Never fails: a failed
+   * read waits for the next signal.
+   */
+  const adoptWhenChanged = (
+    key: string,
+    awaitChange: (key: string) => Effect.Effect<void>
+  ): Effect.Effect<TokenSet.TokenSet> =>
+    Effect.gen(function*() {
+      while (true) {
+        yield* awaitChange(key)
+        const stored: Option.Option<Policy.Stored> = yield* store.get(key).pipe(
+          Effect.catchAllDefect(() => Effect.succeedNone),
+          Effect.orElseSucceed(() => Option.none())
+        )
+        const now = yield* Clock.currentTimeMillis
+        const found = Policy.adoptable(cache.get(key), stored, now, settings)
+        if (Option.isSome(found)) {
+          remember(key, found.value.tokens, found.value.version)
+          return found.value.tokens
+        }
+      }
+    })
+
+  /**
+   * The slow path: under the store lock, re-read, then decide and carry it out (S17–S24, S46). While
+   * it waits for the lock, a fresh record stored by another process ends the wait (S47).
+   */
   const flight = (key: string): Effect.Effect<TokenSet.TokenSet, GetError> =>
     Effect.scoped(Effect.gen(function*() {
-      yield* store.lock(key, { lease, renew: true })
+      const locked = Effect.as(store.lock(key, { lease, renew: true }), Option.none<TokenSet.TokenSet>())
+      const adopted = store.awaitChange === undefined
+        ? yield* locked
+        : yield* Effect.raceFirst(locked, Effect.asSome(adoptWhenChanged(key, store.awaitChange)))
+      if (Option.isSome(adopted)) return adopted.value
       const stored: Option.Option<Policy.Stored> = yield* store.get(key)
       const now = yield* Clock.currentTimeMillis
       let decision = Policy.decide(cache.get(key), stored, now, settings)
