@@ -262,18 +262,18 @@ export const signedOutOn = <A, E, R>(
     () => Effect.sync(signedOut)
   )
 
-/** @internal */
-export const make = <E, R>(
-  options: Options<E, R>
-): Effect.Effect<
-  Service,
-  OAuthConfig.InvalidConfig,
+/** What building the sign-in needs, besides the requirements `R` of the application's hooks. @internal */
+export type MakeRequirements<R> =
   | OAuthClient.OAuthClient
   | AccessTokens.AccessTokens
   | PendingAuthorizations.PendingAuthorizations
   | Scope.Scope
   | R
-> =>
+
+/** @internal */
+export const make = <E, R>(
+  options: Options<E, R>
+): Effect.Effect<Service, OAuthConfig.InvalidConfig, MakeRequirements<R>> =>
   Effect.gen(function*() {
     const oauth = yield* OAuthClient.OAuthClient
     const accessTokens = yield* AccessTokens.AccessTokens

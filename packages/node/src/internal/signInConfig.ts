@@ -3,14 +3,13 @@
  *
  * @internal
  */
-import type { AccessTokens, OAuthClient, OAuthConfig, PendingAuthorizations } from "@effect-oauth/core"
+import type { OAuthConfig } from "@effect-oauth/core"
 import type * as Arr from "effect/Array"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
-import type * as Scope from "effect/Scope"
 import type { ConfigOptions, CookieKey } from "../NodeSignIn.js"
 import * as SignIn from "./signIn.js"
 
@@ -40,15 +39,7 @@ export const cookieKeysConfig = (
 /** `SignIn.make` with the cookie keys (by default `OAUTH_COOKIE_KEYS`) and origins read from `Config`. */
 export const makeConfig = <E, R>(
   options: ConfigOptions<E, R>
-): Effect.Effect<
-  SignIn.Service,
-  OAuthConfig.InvalidConfig | ConfigError.ConfigError,
-  | OAuthClient.OAuthClient
-  | AccessTokens.AccessTokens
-  | PendingAuthorizations.PendingAuthorizations
-  | Scope.Scope
-  | R
-> =>
+): Effect.Effect<SignIn.Service, OAuthConfig.InvalidConfig | ConfigError.ConfigError, SignIn.MakeRequirements<R>> =>
   Effect.gen(function*() {
     const cookieKeys = yield* (options.cookieKeys ?? cookieKeysConfig())
     const origins = options.origins === undefined ? undefined : yield* options.origins
