@@ -25,8 +25,9 @@
  *   the lease row remains the fallback, and the only way after a restart of the database, which ends
  *   the sessions of live holders too. Releases `NOTIFY` the waiters (`LISTEN` through `@effect/sql-pg`'s client), so a
  *   waiter in another process looks again at once; the 50 ms poll is the fallback. Give the client
- *   a pool of at least 2 connections. `awaitChange` completes at the same NOTIFY (and, on SQLite, at a
- *   release by this store), so a waiter can adopt what the holder stored without the lock.
+ *   a pool of at least 2 connections. `awaitChange` completes at a NOTIFY sent after every write and
+ *   at the release's (on SQLite, at a write or release by this store), so a waiter can adopt what the
+ *   holder stored without the lock, before the holder has released it.
  * - Tables are created by the package's migrations, recorded in `<prefix>migrations`, when the layer
  *   is built.
  * - SQLite: give every process one client per database file, with a busy timeout
@@ -99,6 +100,9 @@ const listenOf = (
   Predicate.hasProperty(client, "listen") && Predicate.isFunction(client.listen)
     ? (client.listen as (channel: string) => Stream.Stream<string, SqlError>).bind(client)
     : undefined
+
+/** The NOTIFY payload's prefix for a written record (a bare digest is a released lock). */
+const changedPrefix = "w:"
 
 /** The NOTIFY payload for a key: bounded, whatever the key's length. */
 const digestOf = (key: string): string => createHash("md5").update(key, "utf8").digest("hex")
@@ -190,12 +194,14 @@ export const make = (
     const wakeups = new Map<string, number>()
     /** Waiters for a sign that the key's record may have changed (`awaitChange`), by key digest. */
     const watchers = new Map<string, Set<Deferred.Deferred<void>>>()
-    const wake = (digest: string) => {
+    const wakeWatchers = (digest: string) => {
       const watching = watchers.get(digest)
-      if (watching !== undefined) {
-        watchers.delete(digest)
-        for (const watcher of watching) Deferred.unsafeDone(watcher, Exit.void)
-      }
+      if (watching === undefined) return
+      watchers.delete(digest)
+      for (const watcher of watching) Deferred.unsafeDone(watcher, Exit.void)
+    }
+    const wake = (digest: string) => {
+      wakeWatchers(digest)
       if (sleepers.has(digest) || wakeups.has(digest)) wakeups.set(digest, (wakeups.get(digest) ?? 0) + 1)
       const waiting = sleepers.get(digest)
       if (waiting === undefined) return
@@ -217,7 +223,7 @@ export const make = (
           }))
         )
       })
-    /** Completes at the next release of the key's lock: NOTIFY (PostgreSQL) or a release here. */
+    /** Completes at the next write of the key or release of its lock: NOTIFY (PostgreSQL) or here. */
     const awaitChange = (key: string) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(Deferred.make<void>(), (watcher) => {
@@ -238,7 +244,13 @@ export const make = (
       // Interrupted without waiting when the store closes: after the database restarted, the
       // client's UNLISTEN on its dead listening connection may never answer.
       const listener = yield* Effect.forkDaemon(
-        Stream.runForEach(listen(channel), (digest) => Effect.sync(() => wake(digest))).pipe(
+        Stream.runForEach(
+          listen(channel),
+          (payload) =>
+            Effect.sync(() =>
+              payload.startsWith(changedPrefix) ? wakeWatchers(payload.slice(changedPrefix.length)) : wake(payload)
+            )
+        ).pipe(
           Effect.retry(Schedule.spaced(Duration.seconds(1))),
           Effect.ignore,
           Effect.interruptible
@@ -395,6 +407,19 @@ RETURNING fence, expires_at`.pipe(
         ? Effect.ignore(sql`SELECT pg_notify(${channel}, ${digestOf(key)})`)
         : Effect.void
 
+    /**
+     * A written record is announced to `awaitChange` at once, before its writer releases the lock, so
+     * that waiters in other processes read it a release earlier; lock waiters are not woken by it.
+     */
+    const written = <A, E>(key: string, write: Effect.Effect<A, E>) =>
+      Effect.tap(write, () =>
+        Effect.zipRight(
+          Effect.sync(() => wakeWatchers(digestOf(key))),
+          dialect === "pg"
+            ? Effect.ignore(sql`SELECT pg_notify(${channel}, ${changedPrefix + digestOf(key)})`)
+            : Effect.void
+        ))
+
     const lock = (
       key: string,
       lockOptions: TokenStore.LockOptions
@@ -522,7 +547,13 @@ WHERE key = ${key} AND owner = ${owner} RETURNING expires_at`,
         ))
     }
 
-    return TokenStore.make({ get, set, remove, lock, awaitChange })
+    return TokenStore.make({
+      get,
+      set: (key, text, options) => written(key, set(key, text, options)),
+      remove,
+      lock,
+      awaitChange
+    })
   })
 
 /**

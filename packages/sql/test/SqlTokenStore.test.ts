@@ -297,6 +297,34 @@ for (const database of databases(dir)) {
           }).pipe(Effect.scoped)
       )
 
+      it.effect(
+        `awaitChange completes at a write of the key, before its writer releases the lock, in this store${
+          database.name === "PostgreSQL" ? " and in another one (NOTIFY)" : ""
+        } (S46, S47)`,
+        () =>
+          Effect.gen(function*() {
+            const store = yield* TokenStore.TokenStore
+            const other = database.name === "PostgreSQL" ? yield* SqlTokenStore.make() : store
+            const key = `written/${randomUUID()}`
+            if (store.awaitChange === undefined || other.awaitChange === undefined) {
+              return assert.fail("the store has no change signal")
+            }
+            // Give the other store's LISTEN time to start.
+            yield* Effect.sleep(Duration.millis(300))
+            const here = yield* Effect.fork(store.awaitChange(key))
+            const there = yield* Effect.fork(other.awaitChange(key))
+            yield* Effect.sleep(Duration.millis(50))
+            yield* Effect.scoped(Effect.gen(function*() {
+              yield* store.lock(key, { lease: "10 seconds" })
+              assert.isNull(here.unsafePoll(), "a change before the write")
+              yield* store.set(key, tokens("written"))
+              // Still holding the lock: the write alone was the signal.
+              yield* Fiber.join(here).pipe(Effect.timeout("5 seconds"))
+              yield* Fiber.join(there).pipe(Effect.timeout("5 seconds"))
+            }))
+          }).pipe(Effect.scoped)
+      )
+
       // Two clients of one SQLite file in one process cannot migrate at once (a busy writer blocks the
       // thread the other needs); processes can, and PostgreSQL clients can.
       const together = database.name === "PostgreSQL"

@@ -12,6 +12,7 @@ import * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -291,7 +292,12 @@ export const make = (deps: Deps) => {
       const locked = Effect.as(store.lock(key, { lease, renew: true }), Option.none<TokenSet.TokenSet>())
       const adopted = store.awaitChange === undefined
         ? yield* locked
-        : yield* Effect.raceFirst(locked, Effect.asSome(adoptWhenChanged(key, store.awaitChange)))
+        : yield* Effect.raceWith(locked, Effect.asSome(adoptWhenChanged(key, store.awaitChange)), {
+          onSelfDone: (exit, adopting) => Effect.zipRight(Fiber.interrupt(adopting), exit),
+          // Adopted: the lock wait is interrupted without waiting for its clean-up (a ticket's removal);
+          // a lock it took meanwhile is released by this flight's scope, or at once if that has closed.
+          onOtherDone: (exit, locking) => Effect.zipRight(Fiber.interruptFork(locking), exit)
+        })
       if (Option.isSome(adopted)) return adopted.value
       const stored: Option.Option<Policy.Stored> = yield* store.get(key)
       const now = yield* Clock.currentTimeMillis
