@@ -9,6 +9,8 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Redacted from "effect/Redacted"
@@ -34,8 +36,11 @@ import * as AccessTokensModule from "./AccessTokens.js"
 export type Error<E> = E | AccessTokensModule.GetError
 
 /**
- * Wraps `client` so that it acts for `key`. A request body must be replayable (not a one-shot
- * stream) for the retry after a 401.
+ * Wraps `client` so that it acts for `key`. A fresh token is read from memory; a due one is refreshed
+ * through `AccessTokens.get` first. After a 401 for the token the request carried, the same request, as
+ * it was sent, goes once more with the new token; a 401 for a request that did not carry this key's
+ * token (the wrapped client set its own `Authorization`) is the answer. A request body must be
+ * replayable (not a one-shot stream) for the retry.
  *
  * @example
  * ```ts
@@ -110,31 +115,66 @@ export const authorize: {
   tokens: AccessTokensModule.Service,
   key: string
 ): HttpClient.HttpClient.With<Error<E>, R> => {
-  const send = (request: HttpClientRequest.HttpClientRequest, token: Redacted.Redacted<string>) =>
-    client.execute(HttpClientRequest.bearerToken(request, token))
-  // After a 401 for the token just sent: one forced refresh, one retry with a different token, and
-  // a second 401 is the answer (never a loop).
-  const retry = (
-    request: HttpClientRequest.HttpClientRequest,
-    token: Redacted.Redacted<string>,
-    rejected: HttpClientResponse.HttpClientResponse
-  ) =>
+  // The client's two stages, as `HttpClient.makeWith` builds every client: decorating them directly,
+  // as `HttpClient.mapRequest` does, keeps the request path as short as a bare decoration.
+  const stages = client as Partial<Stages<E, R>>
+  const preprocess: HttpClient.HttpClient.Preprocess<E, R> = stages.preprocess ?? Effect.succeed
+  const postprocess: Postprocess<E, R> = stages.postprocess ??
+    (<E2, R2>(request: Effect.Effect<HttpClientRequest.HttpClientRequest, E2, R2>) =>
+      Effect.flatMap(request, client.execute))
+  const fresh = tokens.unsafeFresh
+
+  const withToken = (request: HttpClientRequest.HttpClientRequest) =>
+    Effect.withFiberRuntime<HttpClientRequest.HttpClientRequest, Error<E>, R>((fiber) => {
+      // A fresh token is read from memory in this step; anything else goes through `get` (S19–S24, S43).
+      const token = fresh?.(key, Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis())
+      return token !== undefined
+        ? preprocess(HttpClientRequest.bearerToken(request, token))
+        : Effect.flatMap(tokens.get(key), (next) => preprocess(HttpClientRequest.bearerToken(request, next)))
+    })
+
+  // After a 401 for the token the request carried: one forced refresh, one retry of the same request
+  // with a different token, and a second 401 is the answer (never a loop).
+  const retry = (rejected: HttpClientResponse.HttpClientResponse, sent: string) =>
     Effect.zipRight(
-      tokens.invalidate(key, token),
+      tokens.invalidate(key, Redacted.make(sent)),
       Effect.flatMap(tokens.get(key), (next) =>
-        Redacted.value(next) === Redacted.value(token) ? Effect.succeed(rejected) : send(request, next))
+        Redacted.value(next) === sent
+          ? Effect.succeed(rejected)
+          : postprocess(Effect.succeed(HttpClientRequest.bearerToken(rejected.request, next))))
     )
-  return HttpClient.makeWith<never, never, Error<E>, R>(
-    (requestEffect) =>
-      Effect.flatMap(requestEffect, (request) =>
-        Effect.flatMap(tokens.get(key), (token) =>
-          Effect.flatMap(
-            send(request, token),
-            (response) => response.status === 401 ? retry(request, token, response) : Effect.succeed(response)
-          ))),
-    Effect.succeed
+  const answer = (response: HttpClientResponse.HttpClientResponse) => {
+    if (response.status !== 401) return Effect.succeed(response)
+    const sent = bearerOf(response.request)
+    return sent === undefined ? Effect.succeed(response) : retry(response, sent)
+  }
+
+  return HttpClient.makeWith<Error<E>, R, Error<E>, R>(
+    (request) => Effect.flatMap(postprocess(request), answer),
+    (request) => withToken(request)
   )
 })
+
+/**
+ * The stages of a client made by `HttpClient.makeWith` (all of `@effect/platform`'s clients). The
+ * second passes the failures of the request it is given through, whatever they are.
+ */
+interface Stages<E, R> {
+  readonly preprocess: HttpClient.HttpClient.Preprocess<E, R>
+  readonly postprocess: Postprocess<E, R>
+}
+
+type Postprocess<E, R> = <E2, R2>(
+  request: Effect.Effect<HttpClientRequest.HttpClientRequest, E2, R2>
+) => Effect.Effect<HttpClientResponse.HttpClientResponse, E | E2, R | R2>
+
+const bearerPrefix = "Bearer "
+
+/** The token of the request's `Authorization: Bearer` header, as sent. */
+const bearerOf = (request: HttpClientRequest.HttpClientRequest): string | undefined => {
+  const header = request.headers["authorization"]
+  return header !== undefined && header.startsWith(bearerPrefix) ? header.slice(bearerPrefix.length) : undefined
+}
 
 /**
  * The `HttpClient` in context, acting for `key`.

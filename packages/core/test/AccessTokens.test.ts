@@ -1,4 +1,4 @@
-import { AccessTokens, OAuthClient, OAuthError, OAuthHttpClient, TokenStore } from "@effect-oauth/core"
+import { AccessTokens, OAuthClient, OAuthError, TokenStore } from "@effect-oauth/core"
 import { FakeAuthorizationServer } from "@effect-oauth/testing"
 import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
@@ -437,67 +437,5 @@ describe("AccessTokens", () => {
       const set = yield* tokens.tokens("ann")
       assert.isTrue(DateTime.greaterThan(set.expiresAt, first.expiresAt))
       assert.deepStrictEqual(set.scopes, first.scopes)
-    }).pipe(Effect.provide(layer())))
-})
-
-describe("OAuthHttpClient", () => {
-  const whoami = Effect.gen(function*() {
-    const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
-    const http = yield* OAuthHttpClient.make("ann")
-    return yield* http.get(`${server.endpoints.apiBase}/whoami`)
-  })
-
-  it.effect("requests carry the key's Bearer token", () =>
-    Effect.gen(function*() {
-      const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
-      const first = yield* signedIn("ann")
-      const response = yield* whoami
-      assert.strictEqual(response.status, 200)
-      const [call] = (yield* server.requests).filter((r) => r.endpoint === "api")
-      assert.strictEqual(call?.headers["authorization"], `Bearer ${Redacted.value(first.accessToken)}`)
-    }).pipe(Effect.provide(layer())))
-
-  it.effect("a 401 for the token just sent forces one refresh and one retry (S25)", () =>
-    Effect.gen(function*() {
-      const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
-      yield* signedIn("ann")
-      yield* server.inject(Fault.Status({ endpoint: "api", status: 401 }))
-      const response = yield* whoami
-      assert.strictEqual(response.status, 200)
-      const c = yield* counters
-      assert.strictEqual(c.api, 2)
-      assert.strictEqual(c.refreshToken, 1)
-    }).pipe(Effect.provide(layer())))
-
-  it.effect("a second 401 is the answer: never a loop (S25)", () =>
-    Effect.gen(function*() {
-      const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
-      yield* signedIn("ann")
-      yield* server.inject(Fault.Status({ endpoint: "api", status: 401, times: 10 }))
-      const response = yield* whoami
-      assert.strictEqual(response.status, 401)
-      const c = yield* counters
-      assert.strictEqual(c.api, 2)
-      assert.strictEqual(c.refreshToken, 1)
-    }).pipe(Effect.provide(layer())))
-
-  it.effect("a 401 for a token another fiber already replaced causes no second refresh (S25)", () =>
-    Effect.gen(function*() {
-      const tokens = yield* AccessTokens.AccessTokens
-      const first = yield* signedIn("ann")
-      yield* tokens.invalidate("ann", first.accessToken)
-      const second = yield* tokens.get("ann")
-      yield* tokens.invalidate("ann", first.accessToken)
-      assert.strictEqual(Redacted.value(yield* tokens.get("ann")), Redacted.value(second))
-      assert.strictEqual((yield* counters).refreshToken, 1)
-    }).pipe(Effect.provide(layer())))
-
-  it.effect("tokenFunction gives SDKs a callback that returns a valid token on every call", () =>
-    Effect.gen(function*() {
-      const server = yield* FakeAuthorizationServer.FakeAuthorizationServer
-      yield* signedIn("ann")
-      const apiKey = yield* OAuthHttpClient.tokenFunction("ann")
-      const token = yield* Effect.promise(() => apiKey())
-      assert.isTrue(yield* server.isAccessTokenValid(token))
     }).pipe(Effect.provide(layer())))
 })
