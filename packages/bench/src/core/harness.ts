@@ -102,7 +102,7 @@ export const fixed = (value: number, digits: number): string => group(value, dig
 
 /** Formats the table with fixed columns. */
 export const table = (rows: ReadonlyArray<Row>): string => {
-  const widths = [44, 26, 16] as const
+  const widths = [56, 26, 16] as const
   const line = (cells: readonly [string, string, string, string]) =>
     (cells[0].padEnd(widths[0]) + cells[1].padEnd(widths[1]) + cells[2].padEnd(widths[2]) + cells[3]).trimEnd()
   return [
